@@ -1,0 +1,2 @@
+// Implemented separately; see include/webpush/crypto/aesgcm.h.
+#include "webpush/crypto/aesgcm.h"

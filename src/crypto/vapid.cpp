@@ -1,0 +1,2 @@
+// Implemented separately; see include/webpush/crypto/vapid.h.
+#include "webpush/crypto/vapid.h"
