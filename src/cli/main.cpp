@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "webpushd_version.h"
 
@@ -34,15 +34,14 @@ constexpr Planned kPlanned[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "webpushd " WEBPUSHD_VERSION
-      " - a headless Web Push user agent.\n\n"
-      "Keeps an outbound WebSocket to a push service (Mozilla autopush protocol), holds\n"
-      "subscription keys, decrypts each message (RFC 8291 aes128gcm, legacy aesgcm) and\n"
-      "hands it to a desktop notification, a command or a JSON-lines stream.\n\n"
-      "This version carries the cryptographic layer; the subcommands below are planned\n"
-      "and report that they are not yet available.",
-      "webpushd"};
+  CLI::App app{"webpushd " WEBPUSHD_VERSION
+               " - a headless Web Push user agent.\n\n"
+               "Keeps an outbound WebSocket to a push service (Mozilla autopush protocol), holds\n"
+               "subscription keys, decrypts each message (RFC 8291 aes128gcm, legacy aesgcm) and\n"
+               "hands it to a desktop notification, a command or a JSON-lines stream.\n\n"
+               "This version carries the cryptographic layer; the subcommands below are planned\n"
+               "and report that they are not yet available.",
+               "webpushd"};
   app.set_version_flag("-V,--version", "webpushd " WEBPUSHD_VERSION);
   app.require_subcommand(0, 1);
 

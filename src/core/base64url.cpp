@@ -40,9 +40,6 @@ Result<Bytes> decode(std::string_view text, const std::array<std::uint8_t, 256>&
   if (pad > 0 && (len + pad) % 4 != 0) {
     return fail(core::Errc::bad_base64, fmt::format("base64url: wrong amount of '=' padding at offset {}", len));
   }
-  if (len % 4 == 1) {
-    return fail(core::Errc::bad_base64, fmt::format("base64url: impossible length {} (one character too many)", len));
-  }
 
   Bytes out;
   out.reserve(len / 4 * 3 + 2);
@@ -64,6 +61,10 @@ Result<Bytes> decode(std::string_view text, const std::array<std::uint8_t, 256>&
       out.push_back(static_cast<std::uint8_t>(acc >> bits));
       acc &= (1u << bits) - 1;
     }
+  }
+  // Checked after the characters, so that a stray '=' is reported where it is.
+  if (len % 4 == 1) {
+    return fail(core::Errc::bad_base64, fmt::format("base64url: impossible length {} (one character too many)", len));
   }
   return out;
 }

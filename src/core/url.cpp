@@ -11,17 +11,14 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
-std::uint16_t default_port(std::string_view scheme) {
-  return (scheme == "https" || scheme == "wss") ? 443 : 80;
-}
+std::uint16_t default_port(std::string_view scheme) { return (scheme == "https" || scheme == "wss") ? 443 : 80; }
 
-bool valid_host_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-}
+bool valid_host_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; }
 
 tl::unexpected<Error> bad(std::string_view text, std::string_view why) {
   return fail(core::Errc::bad_url, fmt::format("url '{}': {}", text.substr(0, 200), why));

@@ -21,9 +21,8 @@ std::uint32_t read_be32(const std::uint8_t* p) {
 
 Result<Aes128gcmHeader> parse_aes128gcm_header(ByteView body) {
   if (body.size() < kAes128gcmHeaderMin) {
-    return fail(Errc::truncated_header,
-                fmt::format("aes128gcm: body of {} bytes is shorter than the {}-byte header", body.size(),
-                            kAes128gcmHeaderMin));
+    return fail(Errc::truncated_header, fmt::format("aes128gcm: body of {} bytes is shorter than the {}-byte header",
+                                                    body.size(), kAes128gcmHeaderMin));
   }
   Aes128gcmHeader h;
   std::memcpy(h.salt.data(), body.data(), h.salt.size());
@@ -34,8 +33,8 @@ Result<Aes128gcmHeader> parse_aes128gcm_header(ByteView body) {
                 fmt::format("aes128gcm: record size {} is below the minimum of {}", h.rs, kAes128gcmMinRs));
   }
   if (body.size() < kAes128gcmHeaderMin + idlen) {
-    return fail(Errc::truncated_header, fmt::format("aes128gcm: keyid of {} bytes runs past the {}-byte body", idlen,
-                                                    body.size()));
+    return fail(Errc::truncated_header,
+                fmt::format("aes128gcm: keyid of {} bytes runs past the {}-byte body", idlen, body.size()));
   }
   h.keyid = body.subspan(kAes128gcmHeaderMin, idlen);
   h.size = kAes128gcmHeaderMin + idlen;
@@ -75,19 +74,20 @@ Result<Bytes> aes128gcm_decrypt_records(ByteView records, const ContentKey& key,
                   fmt::format("aes128gcm: record {} has {} bytes, no more than its 16-byte tag", number, len));
     }
     const std::size_t start = out.size();
-    auto opened = detail::aes128gcm_open(key.cek, detail::record_nonce(key.nonce, seq), records.subspan(offset, len),
-                                         out);
+    auto opened =
+        detail::aes128gcm_open(key.cek, detail::record_nonce(key.nonce, seq), records.subspan(offset, len), out);
     if (!opened) return tl::unexpected(opened.error());
     if (!*opened) {
-      return fail(Errc::decrypt_failed,
-                  fmt::format("aes128gcm: record {} failed authentication (wrong key or auth secret, or corrupted)",
-                              number));
+      return fail(
+          Errc::decrypt_failed,
+          fmt::format("aes128gcm: record {} failed authentication (wrong key or auth secret, or corrupted)", number));
     }
     // The delimiter is the last non-zero byte; everything after it is padding.
     std::size_t end = out.size();
     while (end > start && out[end - 1] == 0) --end;
     if (end == start) {
-      return fail(Errc::missing_delimiter, fmt::format("aes128gcm: record {} ends without a padding delimiter", number));
+      return fail(Errc::missing_delimiter,
+                  fmt::format("aes128gcm: record {} ends without a padding delimiter", number));
     }
     const std::uint8_t delimiter = out[end - 1];
     if (delimiter == 0x02 && !last) {
@@ -151,7 +151,8 @@ Result<Bytes> aes128gcm_encrypt_records(ByteView plaintext, const ContentKey& ke
 }
 
 Result<Bytes> make_aes128gcm_header(ByteView salt, std::uint32_t rs, ByteView keyid) {
-  if (salt.size() != 16) return fail(Errc::invalid_salt, fmt::format("aes128gcm: salt must be 16 bytes, got {}", salt.size()));
+  if (salt.size() != 16)
+    return fail(Errc::invalid_salt, fmt::format("aes128gcm: salt must be 16 bytes, got {}", salt.size()));
   if (rs < kAes128gcmMinRs) {
     return fail(Errc::invalid_record_size,
                 fmt::format("aes128gcm: record size {} is below the minimum of {}", rs, kAes128gcmMinRs));

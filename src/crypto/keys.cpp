@@ -40,8 +40,7 @@ EVP_PKEY* curve_template() {
   static EVP_PKEY* const tmpl = [] {
     EVP_PKEY* out = nullptr;
     PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-    if (ctx && EVP_PKEY_paramgen_init(ctx.get()) == 1 &&
-        EVP_PKEY_CTX_set_group_name(ctx.get(), kGroupName) == 1) {
+    if (ctx && EVP_PKEY_paramgen_init(ctx.get()) == 1 && EVP_PKEY_CTX_set_group_name(ctx.get(), kGroupName) == 1) {
       EVP_PKEY_paramgen(ctx.get(), &out);
     }
     return out;
@@ -72,8 +71,8 @@ Result<PublicKey> PublicKey::from_bytes(ByteView point) {
                 fmt::format("P-256 public key must be {} bytes, got {}", kPublicKeySize, point.size()));
   }
   if (point[0] != 0x04) {
-    return fail(Errc::invalid_key, fmt::format("P-256 public key must be uncompressed (0x04), starts with 0x{:02x}",
-                                               point[0]));
+    return fail(Errc::invalid_key,
+                fmt::format("P-256 public key must be uncompressed (0x04), starts with 0x{:02x}", point[0]));
   }
   EVP_PKEY* tmpl = curve_template();
   if (tmpl == nullptr) return tl::unexpected(openssl_error("P-256 group setup"));

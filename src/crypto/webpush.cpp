@@ -21,8 +21,7 @@ Result<void> check_auth_secret(ByteView auth_secret) {
 }
 
 // IKM = HKDF(auth_secret, ecdh_secret, "WebPush: info\0" || ua_public || as_public, 32).
-Result<detail::Sha256> webpush_ikm(ByteView ecdh_secret, ByteView auth_secret, ByteView ua_public,
-                                   ByteView as_public) {
+Result<detail::Sha256> webpush_ikm(ByteView ecdh_secret, ByteView auth_secret, ByteView ua_public, ByteView as_public) {
   return detail::hkdf_sha256(auth_secret, ecdh_secret, kKeyInfo, ua_public, as_public);
 }
 
@@ -72,11 +71,12 @@ Result<Bytes> webpush_encrypt_with_keys(ByteView plaintext, const PublicKey& ua_
   }
   const std::size_t body_size = kWebPushHeaderSize + record;
   if (options.max_body != 0 && body_size > options.max_body) {
-    return fail(Errc::body_too_large,
-                fmt::format("aes128gcm: the body would be {} bytes, over the limit of {} (at most {} bytes of "
-                            "plaintext fit)",
-                            body_size, options.max_body,
-                            options.max_body > kWebPushHeaderSize + 17 ? options.max_body - kWebPushHeaderSize - 17 : 0));
+    return fail(
+        Errc::body_too_large,
+        fmt::format("aes128gcm: the body would be {} bytes, over the limit of {} (at most {} bytes of "
+                    "plaintext fit)",
+                    body_size, options.max_body,
+                    options.max_body > kWebPushHeaderSize + 17 ? options.max_body - kWebPushHeaderSize - 17 : 0));
   }
   auto secret = ecdh(as_key, ua_public);
   if (!secret) return tl::unexpected(secret.error());
@@ -103,9 +103,9 @@ Result<Bytes> decrypt_push(const PushPayload& payload, const ReceiverKeys& keys,
     return aesgcm_decrypt(payload.body, *params, keys, options);
   }
   if (payload.encoding.empty()) return fail(Errc::unsupported_encoding, "message has no Content-Encoding");
-  return fail(Errc::unsupported_encoding,
-              fmt::format("unsupported Content-Encoding '{}' (expected aes128gcm or aesgcm)",
-                          payload.encoding.substr(0, 64)));
+  return fail(
+      Errc::unsupported_encoding,
+      fmt::format("unsupported Content-Encoding '{}' (expected aes128gcm or aesgcm)", payload.encoding.substr(0, 64)));
 }
 
 }  // namespace webpush::crypto

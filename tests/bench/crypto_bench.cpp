@@ -14,6 +14,11 @@
 #include <cstring>
 #include <memory>
 
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "webpush/core/base64url.h"
 #include "webpush/crypto/aesgcm.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/crypto/webpush.h"
@@ -179,6 +184,38 @@ void BM_Encrypt4096(benchmark::State& state) {
 }
 BENCHMARK(BM_Encrypt4096);
 
+// The message http_ece encrypted (tests/bench/http_ece/decrypt.js writes it to
+// the file named by WEBPUSH_BENCH_MESSAGE), so both decrypt the same bytes.
+void BM_Decrypt4096_HttpEceMessage(benchmark::State& state, const std::string& path) {
+  std::ifstream in(path);
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) die("WEBPUSH_BENCH_MESSAGE is not JSON");
+  auto d = webpush::base64url_decode(j.value("d", ""));
+  auto auth = webpush::base64url_decode(j.value("auth", ""));
+  auto body = webpush::base64url_decode(j.value("body", ""));
+  if (!d || !auth || !body) die("WEBPUSH_BENCH_MESSAGE fields");
+  auto key = KeyPair::from_private(*d);
+  if (!key) die("WEBPUSH_BENCH_MESSAGE key");
+  for (auto _ : state) {
+    auto plain = webpush::crypto::webpush_decrypt(*body, {*key, *auth});
+    if (!plain) {
+      state.SkipWithError(plain.error().to_string().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(plain->data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  if (const char* path = std::getenv("WEBPUSH_BENCH_MESSAGE")) {
+    benchmark::RegisterBenchmark("BM_Decrypt4096_HttpEceMessage", BM_Decrypt4096_HttpEceMessage, std::string(path));
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -19,9 +19,7 @@ inline ByteView as_bytes(std::string_view s) noexcept {
 }
 
 /// Views bytes as characters (no copy; the bytes must outlive the view).
-inline std::string_view as_chars(ByteView b) noexcept {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+inline std::string_view as_chars(ByteView b) noexcept { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
 inline Bytes to_bytes(std::string_view s) { return {s.begin(), s.end()}; }
 

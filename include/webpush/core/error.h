@@ -88,9 +88,9 @@ tl::unexpected<Error> fail(E code, std::string message) {
 }  // namespace webpush
 
 /// Registers a layer's code enum with Error. `NameFn` maps a code to its identifier.
-#define WEBPUSH_ERROR_DOMAIN(Enum, DomainValue, NameFn)                                 \
-  template <>                                                                            \
-  struct webpush::ErrorDomain<Enum> {                                                    \
-    static constexpr ::webpush::Domain domain = DomainValue;                             \
-    static std::string_view name(Enum e) noexcept { return NameFn(e); }                  \
+#define WEBPUSH_ERROR_DOMAIN(Enum, DomainValue, NameFn)                 \
+  template <>                                                           \
+  struct webpush::ErrorDomain<Enum> {                                   \
+    static constexpr ::webpush::Domain domain = DomainValue;            \
+    static std::string_view name(Enum e) noexcept { return NameFn(e); } \
   }

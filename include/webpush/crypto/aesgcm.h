@@ -51,8 +51,9 @@ struct AesgcmParams {
 Result<AesgcmParams> parse_aesgcm_params(std::string_view encryption, std::string_view crypto_key);
 
 /// Decrypts an aesgcm body. Errors: empty_ciphertext, body_too_large,
-/// invalid_key, invalid_auth_secret, truncated_record (ends on a record
-/// boundary), decrypt_failed, invalid_padding_length, nonzero_padding.
+/// invalid_key, invalid_auth_secret, invalid_record_size (hand-built params),
+/// truncated_record (ends on a record boundary, or a record shorter than its
+/// tag), decrypt_failed, invalid_padding_length, nonzero_padding.
 Result<Bytes> aesgcm_decrypt(ByteView body, const AesgcmParams& params, const ReceiverKeys& keys,
                              const DecryptOptions& options = {});
 
@@ -69,7 +70,9 @@ struct AesgcmEncryptOptions {
   std::size_t max_body = kWebPushMaxBody;  ///< 0: no limit
 };
 
-/// Encrypts with a fresh ephemeral key and salt.
+/// Encrypts with a fresh ephemeral key and salt. Errors: invalid_auth_secret,
+/// invalid_salt, invalid_record_size (rs < 3: no record could end the message),
+/// plaintext_too_large (padding that cannot be placed), body_too_large.
 Result<AesgcmMessage> aesgcm_encrypt(ByteView plaintext, const PublicKey& ua_public, ByteView auth_secret,
                                      const AesgcmEncryptOptions& options = {});
 

@@ -30,8 +30,8 @@ inline constexpr std::uint32_t kAes128gcmMinRs = 18;    ///< tag + delimiter + 1
 struct Aes128gcmHeader {
   std::array<std::uint8_t, 16> salt{};
   std::uint32_t rs = 0;
-  ByteView keyid;          ///< borrowed from the body
-  std::size_t size = 0;    ///< header length: 21 + idlen
+  ByteView keyid;        ///< borrowed from the body
+  std::size_t size = 0;  ///< header length: 21 + idlen
 };
 
 /// Parses the header. Errors: truncated_header, invalid_record_size (rs < 18).

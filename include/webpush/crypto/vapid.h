@@ -36,7 +36,8 @@ struct VapidClaims {
 Result<VapidClaims> vapid_claims_for(std::string_view endpoint, std::string_view sub, std::int64_t now,
                                      std::int64_t lifetime = 12 * 60 * 60);
 
-/// Signs the claims into a compact JWT. Errors: internal.
+/// Signs the claims into a compact JWT. Errors: internal (also for aud or sub
+/// that are not valid UTF-8, which JSON cannot carry).
 Result<std::string> vapid_sign(const KeyPair& key, const VapidClaims& claims);
 
 enum class VapidScheme {
@@ -66,15 +67,16 @@ struct VapidCredentials {
 Result<VapidCredentials> parse_vapid_headers(std::string_view authorization, std::string_view crypto_key);
 
 struct VapidExpectations {
-  std::string_view audience;                ///< the endpoint origin the token must name
-  std::int64_t now = 0;                     ///< seconds since the epoch
-  std::optional<ByteView> registered_key;   ///< the subscription's applicationServerKey, if bound
+  std::string_view audience;               ///< the endpoint origin the token must name
+  std::int64_t now = 0;                    ///< seconds since the epoch
+  std::optional<ByteView> registered_key;  ///< the subscription's applicationServerKey, if bound
 };
 
 /// Verifies a token: key valid, signature (ES256, raw r||s), exp present and in
 /// the future and no more than 24 h ahead, aud equal to the audience, key equal
 /// to the registered one. Errors: invalid_key, invalid_jwt, missing_claim,
-/// bad_signature, token_expired, token_expiry_too_far, wrong_audience, key_mismatch.
+/// bad_signature, token_expired, token_expiry_too_far, wrong_audience, key_mismatch;
+/// internal if OpenSSL fails.
 Result<VapidClaims> vapid_verify(const VapidCredentials& credentials, const VapidExpectations& expect);
 
 }  // namespace webpush::crypto

@@ -30,7 +30,7 @@ struct DecryptOptions {
 };
 
 struct EncryptOptions {
-  std::uint32_t rs = 4096;                 ///< one record must hold plaintext + 1 + padding + 16
+  std::uint32_t rs = 4096;  ///< one record must hold plaintext + 1 + padding + 16
   std::size_t padding = 0;
   std::size_t max_body = kWebPushMaxBody;  ///< body_too_large above this (0: no limit)
 };

@@ -116,9 +116,9 @@ TEST(Rfc8188, Section31SingleRecord) {
 
 TEST(Rfc8188, Section32MultipleRecords) {
   const Bytes ikm = b64("BO3ZVPxUlnLORbVGMpbT1Q");
-  const Bytes body = b64(
-      "uNCkWiNYzKTnBN9ji3-qWAAAABkCYTHOG8chz_gnvgOqdGYovxyjuqRyJFjEDyoF"
-      "1Fvkj6hQPdPHI51OEUKEpgz3SsLWIqS_uA");
+  const Bytes body =
+      b64("uNCkWiNYzKTnBN9ji3-qWAAAABkCYTHOG8chz_gnvgOqdGYovxyjuqRyJFjEDyoF"
+          "1Fvkj6hQPdPHI51OEUKEpgz3SsLWIqS_uA");
   auto header = parse_aes128gcm_header(body);
   ASSERT_TRUE(header);
   EXPECT_EQ(header->rs, 25u);
@@ -179,19 +179,7 @@ Bytes seal_records(const std::vector<Bytes>& records, std::uint32_t rs) {
   body[17] = static_cast<std::uint8_t>(rs >> 16);
   body[18] = static_cast<std::uint8_t>(rs >> 8);
   body[19] = static_cast<std::uint8_t>(rs);
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    Bytes nonce = base;
-    nonce[11] ^= static_cast<std::uint8_t>(i);
-    Bytes out(records[i].size() + 16);
-    int len = 0;
-    int fin = 0;
-    EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_gcm(), nullptr, cek.data(), nonce.data());
-    EVP_EncryptUpdate(ctx.get(), out.data(), &len, records[i].data(), static_cast<int>(records[i].size()));
-    EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &fin);
-    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, out.data() + records[i].size());
-    append(body, out);
-  }
+  append(body, test::seal_gcm_records(cek, base, records));
   return body;
 }
 
@@ -239,8 +227,8 @@ std::vector<ErrRow> err_rows() {
   rows.push_back({"rs < 18", rs17, Errc::invalid_record_size, "record size 17 is below the minimum of 18"});
   rows.push_back({"header without ciphertext", header_only, Errc::empty_ciphertext, "no ciphertext"});
   rows.push_back({"1-byte sender key (Firefox vector)", b64("3ltpa4fxoVy2revdedb5ngAAABIBALa8GCbDfJ9z3WtIWcK1BRgZUg"),
-                  Errc::invalid_key_id, "keyid must be the sender's 65-byte public key",
-                  "XDHg2W2aE5iZrAlp01n3QA", "zojo4LMFekdS60yPqTHrYhwwLaWtA7ga9FnPZzVWDK4"});
+                  Errc::invalid_key_id, "keyid must be the sender's 65-byte public key", "XDHg2W2aE5iZrAlp01n3QA",
+                  "zojo4LMFekdS60yPqTHrYhwwLaWtA7ga9FnPZzVWDK4"});
   rows.push_back({"missing header block (Firefox vector)", b64("RbdNK2m-mwdN47NaqH58FWEd"), Errc::truncated_header,
                   "shorter than", "NHG7mEgeAlM785VCvPPbpA", "G-g_ODMu8JaB-vPzB7H_LhDKt4zHzatoOsDukqw_buE"});
   rows.push_back({"sender key off the curve", off_curve_key, Errc::invalid_key, "sender key"});
@@ -250,23 +238,23 @@ std::vector<ErrRow> err_rows() {
   rows.push_back({"wrong auth secret", good, Errc::decrypt_failed, "failed authentication", "AAAAAAAAAAAAAAAAAAAAAA"});
   rows.push_back({"wrong private key", good, Errc::decrypt_failed, "failed authentication", kAuth,
                   "J0M_q4lws8tShLYRg--0YoZWLNKnMw2MrpYJEaVXHQw"});
-  rows.push_back({"auth secret of 15 bytes", good, Errc::invalid_auth_secret, "must be 16 bytes",
-                  "AAAAAAAAAAAAAAAAAAAA"});
-  rows.push_back({"missing final delimiter", seal_records({rec("hello", {0x01})}, 4096),
-                  Errc::missing_final_delimiter, "last record 1 has delimiter 0x01"});
+  rows.push_back(
+      {"auth secret of 15 bytes", good, Errc::invalid_auth_secret, "must be 16 bytes", "AAAAAAAAAAAAAAAAAAAA"});
+  rows.push_back({"missing final delimiter", seal_records({rec("hello", {0x01})}, 4096), Errc::missing_final_delimiter,
+                  "last record 1 has delimiter 0x01"});
   rows.push_back({"record of zeros only", seal_records({rec("", {0, 0, 0})}, 4096), Errc::missing_delimiter,
                   "record 1 ends without a padding delimiter"});
   rows.push_back({"delimiter 0x02 before the last record",
-                  seal_records({rec("hello", {0x02, 0, 0}), rec("world", {0x02})}, 25), Errc::early_final_record,
+                  seal_records({rec("hello", {0x02, 0, 0, 0}), rec("world", {0x02})}, 25), Errc::early_final_record,
                   "record 1 has the final delimiter but more records follow"});
   rows.push_back({"second record missing its delimiter",
-                  seal_records({rec("hello", {0x01, 0, 0}), rec("world", {0, 0})}, 25), Errc::missing_delimiter,
+                  seal_records({rec("hello", {0x01, 0, 0, 0}), rec("", {0, 0})}, 25), Errc::missing_delimiter,
                   "record 2 ends without a padding delimiter"});
   rows.push_back({"non-zero padding", seal_records({rec("hello", {0x02, 0, 7, 0})}, 4096), Errc::nonzero_padding,
                   "non-zero padding byte 0x07"});
   rows.push_back({"truncated record (tag only)",
                   [] {
-                    Bytes b = seal_records({rec("hello", {0x01, 0, 0}), rec("world", {0x02})}, 25);
+                    Bytes b = seal_records({rec("hello", {0x01, 0, 0, 0}), rec("world", {0x02})}, 25);
                     b.resize(kWebPushHeaderSize + 25 + 16);
                     return b;
                   }(),
@@ -301,7 +289,7 @@ TEST(WebPushDecrypt, SameCraftedRecordsDecryptWhenWellFormed) {
   auto one = webpush_decrypt(seal_records({rec("hello", {0x02, 0, 0, 0})}, 4096), {key, auth});
   ASSERT_TRUE(one) << one.error();
   EXPECT_EQ(str(*one), "hello");
-  auto two = webpush_decrypt(seal_records({rec("hello", {0x01, 0, 0}), rec("world", {0x02})}, 25), {key, auth});
+  auto two = webpush_decrypt(seal_records({rec("hello", {0x01, 0, 0, 0}), rec("world", {0x02})}, 25), {key, auth});
   ASSERT_TRUE(two) << two.error();
   EXPECT_EQ(str(*two), "helloworld");
 }

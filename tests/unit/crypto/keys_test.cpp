@@ -88,11 +88,8 @@ TEST(KeyPair, RejectsBadPrivateScalars) {
     const char* desc;
     Bytes d;
   } rows[] = {
-      {"short", Bytes(31, 1)},
-      {"long", Bytes(33, 1)},
-      {"zero", Bytes(32, 0)},
-      {"group order", order},
-      {"all ones", Bytes(32, 0xff)},
+      {"short", Bytes(31, 1)}, {"long", Bytes(33, 1)},        {"zero", Bytes(32, 0)},
+      {"group order", order},  {"all ones", Bytes(32, 0xff)},
   };
   for (const auto& row : rows) {
     auto key = KeyPair::from_private(row.d);

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "webpush/core/bytes.h"
 #include "webpush/crypto/keys.h"
@@ -21,6 +22,10 @@ crypto::KeyPair key_from_b64(std::string_view d);
 
 /// Imports a public point given in base64url; aborts on failure.
 crypto::PublicKey public_from_b64(std::string_view point);
+
+/// Seals plaintext records with AES-128-GCM (record i under nonce XOR i) using
+/// OpenSSL directly, so that tests can craft malformed records without our encoder.
+Bytes seal_gcm_records(ByteView cek, ByteView base_nonce, const std::vector<Bytes>& records);
 
 inline std::string str(ByteView b) { return std::string(as_chars(b)); }
 
