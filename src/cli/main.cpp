@@ -2,12 +2,17 @@
 //
 // Exit codes (docs/cli.md): 0 success, 1 runtime failure, 2 usage error.
 #include <cstdio>
+#include <exception>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "commands.h"
+#include "common.h"
+#include "serve.h"
 #include "webpushd_version.h"
 
 namespace {
@@ -20,43 +25,57 @@ struct Planned {
 // Subcommands of the command-line contract that this build does not carry yet.
 // They are listed so that --help describes the whole tool honestly.
 constexpr Planned kPlanned[] = {
-    {"run", "run the user agent daemon in the foreground (not yet available)"},
-    {"subscribe", "create a subscription and print its PushSubscription JSON (not yet available)"},
     {"unsubscribe", "unregister a subscription and delete its keys (not yet available)"},
     {"list", "list subscriptions (not yet available)"},
     {"messages", "show received messages from the inbox (not yet available)"},
     {"status", "show the daemon's connection state and counters (not yet available)"},
-    {"send", "encrypt, sign (VAPID) and POST a message to a subscription (not yet available)"},
-    {"serve", "run the embedded autopush-compatible push service (not yet available)"},
     {"demo", "the whole loop on this machine: service, subscription, message, notification (not yet available)"},
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  using namespace webpush::cli;
   CLI::App app{"webpushd " WEBPUSHD_VERSION
                " - a headless Web Push user agent.\n\n"
                "Keeps an outbound WebSocket to a push service (Mozilla autopush protocol), holds\n"
                "subscription keys, decrypts each message (RFC 8291 aes128gcm, legacy aesgcm) and\n"
                "hands it to a desktop notification, a command or a JSON-lines stream.\n\n"
-               "This version carries the cryptographic layer; the subcommands below are planned\n"
-               "and report that they are not yet available.",
+               "Subcommands marked \"not yet available\" are planned and not part of this version.",
                "webpushd"};
   app.set_version_flag("-V,--version", "webpushd " WEBPUSHD_VERSION);
   app.require_subcommand(0, 1);
+  app.fallthrough();  // global options may also follow the subcommand
 
-  std::string state_dir;
-  std::string config;
-  std::string server = "wss://push.services.mozilla.com/";
-  app.add_option("--state-dir", state_dir, "where the database and control socket live")
+  GlobalOptions g;
+  app.add_option("--state-dir", g.state_dir, "where the database and control socket live")
       ->envname("WEBPUSHD_STATE_DIR")
       ->type_name("DIR");
-  app.add_option("--config", config, "TOML configuration file")->type_name("FILE");
-  app.add_option("--server", server, "push service WebSocket URL")->capture_default_str()->type_name("URL");
-  int verbose = 0;
-  bool quiet = false;
-  app.add_flag("-v,--verbose", verbose, "more log output (repeat for more)");
-  app.add_flag("-q,--quiet", quiet, "less log output");
+  app.add_option("--config", g.config, "TOML configuration file")->type_name("FILE");
+  app.add_option("--server", g.server, "push service WebSocket URL")->capture_default_str()->type_name("URL");
+  app.add_flag("-v,--verbose", g.verbose, "more log output (repeat for more)");
+  app.add_flag("-q,--quiet", g.quiet, "less log output");
+
+  RunOptions run_options;
+  auto* run = app.add_subcommand("run", "run the user agent daemon in the foreground (logs on stderr)");
+  add_run_options(*run, run_options);
+
+  SubscribeOptions subscribe_options;
+  auto* subscribe = app.add_subcommand(
+      "subscribe", "create a subscription and print its PushSubscription JSON (connects to the service itself)");
+  add_subscribe_options(*subscribe, subscribe_options);
+
+  SendCommandOptions send_options;
+  auto* send = app.add_subcommand("send", "encrypt, sign (VAPID) and POST a message to a subscription");
+  add_send_options(*send, send_options);
+
+  std::string vapid_key_path;
+  auto* keygen = app.add_subcommand("vapid-keygen", "write a new VAPID private key and print its public key");
+  add_vapid_keygen_options(*keygen, vapid_key_path);
+
+  ServeOptions serve_options;
+  auto* serve = app.add_subcommand("serve", "run the embedded autopush-compatible push service");
+  add_serve_options(*serve, serve_options);
 
   std::vector<CLI::App*> planned;
   for (const auto& p : kPlanned) {
@@ -71,13 +90,23 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  try {
+    if (run->parsed()) return run_daemon(g, run_options);
+    if (subscribe->parsed()) return run_subscribe(g, subscribe_options);
+    if (send->parsed()) return run_send(g, send_options);
+    if (keygen->parsed()) return run_vapid_keygen(vapid_key_path);
+    if (serve->parsed()) return run_serve(serve_options, g.state_dir, g.verbose, g.quiet);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return kExitFailure;
+  }
   for (const auto* sub : planned) {
     if (sub->parsed()) {
       std::fprintf(stderr, "webpushd: '%s' is not yet available in this version (%s)\n", sub->get_name().c_str(),
                    WEBPUSHD_VERSION);
-      return 1;
+      return kExitFailure;
     }
   }
   std::fputs(app.help().c_str(), stdout);
-  return 0;
+  return kExitOk;
 }

@@ -1,0 +1,36 @@
+// Watches the kernel's routing netlink for address and route changes, so the
+// agent can reconnect at once when the network changes instead of waiting out
+// a backoff or a ping timeout. Bursts of events are coalesced.
+//
+// Thread: the loop thread only.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "webpush/core/error.h"
+#include "webpush/transport/event_loop.h"
+
+namespace webpush::daemon {
+
+class NetlinkWatcher {
+ public:
+  /// Errors: transport::Errc::setup (no netlink socket: the caller may go on without).
+  static Result<std::unique_ptr<NetlinkWatcher>> create(transport::EventLoop& loop, std::function<void()> on_change,
+                                                        Duration settle = Duration{500});
+  ~NetlinkWatcher();
+  NetlinkWatcher(const NetlinkWatcher&) = delete;
+  NetlinkWatcher& operator=(const NetlinkWatcher&) = delete;
+
+ private:
+  NetlinkWatcher(transport::EventLoop& loop, std::function<void()> on_change, Duration settle);
+  void drain();
+
+  int fd_ = -1;
+  Duration settle_;
+  std::function<void()> on_change_;
+  std::unique_ptr<transport::FdWatch> watch_;
+  transport::Timer settle_timer_;
+};
+
+}  // namespace webpush::daemon

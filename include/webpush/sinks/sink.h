@@ -1,0 +1,71 @@
+// Sinks: where received messages go (desktop notification, a command, a
+// JSON-lines stream, control-socket watchers). Delivery is at-least-once: after
+// a restart, messages not yet marked delivered are dispatched again, with the
+// same version, which is every sink's idempotency key.
+//
+// Thread: the loop thread only; deliver() must not block for long.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "webpush/core/bytes.h"
+#include "webpush/core/error.h"
+
+namespace webpush::sinks {
+
+enum class Errc {
+  io,           ///< writing the output failed
+  unavailable,  ///< the sink cannot work here (no session bus, …)
+  bad_config,   ///< a sink option is unusable
+};
+
+std::string_view to_string(Errc e) noexcept;
+
+struct MessageEvent {
+  std::string subscription;  ///< name (or id when unnamed)
+  std::string channel_id;
+  std::string version;
+  std::int64_t received_at_ms = 0;
+  std::optional<Bytes> payload;  ///< nullopt for a push without data
+  std::string encoding;
+};
+
+struct DecryptErrorEvent {
+  std::string subscription;
+  std::string channel_id;
+  std::string version;
+  std::int64_t received_at_ms = 0;
+  std::string error;
+};
+
+struct SubscriptionChangedEvent {
+  std::string subscription;
+  std::string old_endpoint;
+  std::string new_endpoint;
+  std::string new_subscription_json;  ///< the complete PushSubscription JSON to give the app server
+};
+
+using Event = std::variant<MessageEvent, DecryptErrorEvent, SubscriptionChangedEvent>;
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  [[nodiscard]] virtual std::string_view name() const = 0;
+  /// Hands an event over. Success means the sink has it (written and flushed,
+  /// or queued for a command); the message may then be marked delivered.
+  virtual Result<void> deliver(const Event& event) = 0;
+};
+
+/// RFC 3339 UTC with milliseconds: "2026-11-27T22:42:51.123Z".
+std::string rfc3339(std::int64_t unix_ms);
+
+/// One JSON line per event, exactly the format of docs/cli.md (no newline).
+std::string to_json_line(const Event& event);
+
+}  // namespace webpush::sinks
+
+WEBPUSH_ERROR_DOMAIN(webpush::sinks::Errc, webpush::Domain::sinks, webpush::sinks::to_string);

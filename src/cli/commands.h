@@ -1,0 +1,67 @@
+// The subcommands (one file each). Each returns the process exit code.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "common.h"
+
+namespace webpush::cli {
+
+struct RunOptions {
+  bool no_notify = false;
+  std::string jsonl;
+  std::string exec;
+  double ping_interval = 300;  // seconds
+  double request_timeout = 10;
+  double backoff_initial = 1;
+  double backoff_max = 300;
+  bool insecure = false;
+  std::string ca_file;
+  std::string proxy;
+};
+
+/// Adds the options of `run` to `sub`.
+void add_run_options(CLI::App& sub, RunOptions& o);
+int run_daemon(const GlobalOptions& g, const RunOptions& o);
+
+struct SubscribeOptions {
+  std::string name;
+  std::string vapid_key;
+  bool insecure = false;
+  std::string ca_file;
+  std::string proxy;
+  double timeout = 30;
+};
+
+void add_subscribe_options(CLI::App& sub, SubscribeOptions& o);
+int run_subscribe(const GlobalOptions& g, const SubscribeOptions& o);
+
+}  // namespace webpush::cli
+
+namespace webpush::cli {
+
+struct SendCommandOptions {
+  std::string subscription_file;  ///< PushSubscription JSON, or - for stdin
+  std::string payload;
+  std::string payload_file;
+  std::string encoding = "aes128gcm";
+  int ttl = 60;
+  std::string urgency;
+  std::string topic;
+  std::string vapid_key_file;
+  std::string vapid_subject = "mailto:webpushd@localhost";
+  bool legacy_vapid = false;
+  int count = 1;
+  double rate = 0;  ///< messages per second, 0: as fast as possible
+};
+
+void add_send_options(CLI::App& sub, SendCommandOptions& o);
+int run_send(const GlobalOptions& g, const SendCommandOptions& o);
+
+void add_vapid_keygen_options(CLI::App& sub, std::string& path);
+int run_vapid_keygen(const std::string& path);
+
+}  // namespace webpush::cli

@@ -1,0 +1,251 @@
+#include "sender.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <nlohmann/json.hpp>
+
+#include "webpush/core/base64url.h"
+#include "webpush/crypto/aesgcm.h"
+#include "webpush/crypto/webpush.h"
+
+namespace webpush::cli {
+
+std::string_view to_string(SendErrc e) noexcept {
+  switch (e) {
+    case SendErrc::bad_subscription: return "bad_subscription";
+    case SendErrc::bad_key: return "bad_key";
+    case SendErrc::encrypt: return "encrypt";
+    case SendErrc::http: return "http";
+  }
+  return "unknown";
+}
+
+Result<PushSubscription> parse_push_subscription(std::string_view json_text) {
+  const auto j = nlohmann::json::parse(json_text.begin(), json_text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(SendErrc::bad_subscription, "subscription is not a JSON object");
+  const auto endpoint = j.find("endpoint");
+  if (endpoint == j.end() || !endpoint->is_string()) {
+    return fail(SendErrc::bad_subscription, "subscription has no \"endpoint\" string");
+  }
+  const auto keys = j.find("keys");
+  if (keys == j.end() || !keys->is_object())
+    return fail(SendErrc::bad_subscription, "subscription has no \"keys\" object");
+  PushSubscription sub;
+  sub.endpoint = endpoint->get<std::string>();
+  for (const auto& [name, out, size] : {std::tuple{"p256dh", &sub.p256dh, crypto::kPublicKeySize},
+                                        std::tuple{"auth", &sub.auth, crypto::kAuthSecretSize}}) {
+    const auto it = keys->find(name);
+    if (it == keys->end() || !it->is_string()) {
+      return fail(SendErrc::bad_subscription, fmt::format("subscription has no keys.{} string", name));
+    }
+    auto bytes = base64_any_decode(it->get<std::string>());
+    if (!bytes) return fail(SendErrc::bad_subscription, fmt::format("keys.{}: {}", name, bytes.error().message()));
+    if (bytes->size() != size) {
+      return fail(SendErrc::bad_subscription,
+                  fmt::format("keys.{} must be {} bytes, got {}", name, size, bytes->size()));
+    }
+    *out = std::move(*bytes);
+  }
+  if (!crypto::PublicKey::from_bytes(sub.p256dh)) {
+    return fail(SendErrc::bad_subscription, "keys.p256dh is not a P-256 public key");
+  }
+  return sub;
+}
+
+namespace {
+
+std::string read_file(const std::string& path, bool& ok) {
+  std::ifstream in(path, std::ios::binary);
+  ok = static_cast<bool>(in);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Result<Bytes> private_scalar(EVP_PKEY* pkey) {
+  BIGNUM* d = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1) {
+    return fail(SendErrc::bad_key, "the PEM key has no private EC scalar");
+  }
+  Bytes out(32);
+  const int n = BN_bn2binpad(d, out.data(), static_cast<int>(out.size()));
+  BN_clear_free(d);
+  if (n != 32) return fail(SendErrc::bad_key, "the PEM key is not a P-256 key");
+  return out;
+}
+
+}  // namespace
+
+Result<crypto::KeyPair> load_vapid_key(const std::string& path) {
+  bool ok = false;
+  std::string text = read_file(path, ok);
+  if (!ok) return fail(SendErrc::bad_key, fmt::format("cannot read VAPID key file {}", path));
+  if (text.find("-----BEGIN") != std::string::npos) {
+    BIO* bio = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
+    EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    if (pkey == nullptr) return fail(SendErrc::bad_key, fmt::format("{}: not a PEM private key", path));
+    auto d = private_scalar(pkey);
+    EVP_PKEY_free(pkey);
+    if (!d) return tl::unexpected(d.error().with_context(path));
+    auto key = crypto::KeyPair::from_private(*d);
+    if (!key) return fail(SendErrc::bad_key, fmt::format("{}: {}", path, key.error().message()));
+    return key;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  auto d = base64_any_decode(text);
+  if (!d || d->size() != 32) {
+    return fail(SendErrc::bad_key, fmt::format("{}: expected a PEM key or a base64url 32-byte private key", path));
+  }
+  auto key = crypto::KeyPair::from_private(*d);
+  if (!key) return fail(SendErrc::bad_key, fmt::format("{}: {}", path, key.error().message()));
+  return key;
+}
+
+Result<crypto::KeyPair> generate_vapid_key_file(const std::string& path) {
+  auto key = crypto::KeyPair::generate();
+  if (!key) return tl::unexpected(key.error());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return fail(SendErrc::bad_key,
+                fmt::format("cannot create {}: {} (it must not exist yet)", path, std::strerror(errno)));
+  }
+  BIO* bio = BIO_new(BIO_s_mem());
+  const bool written = PEM_write_bio_PrivateKey(bio, key->pkey(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  const bool saved = written && len > 0 && ::write(fd, data, static_cast<std::size_t>(len)) == len && fsync(fd) == 0;
+  BIO_free(bio);
+  ::close(fd);
+  if (!saved) return fail(SendErrc::bad_key, fmt::format("cannot write {}", path));
+  return key;
+}
+
+// ---- Sender -------------------------------------------------------------------
+
+struct Sender::Impl {
+  CURL* curl = nullptr;
+  std::string body;
+  std::string location;
+  std::string ttl;
+
+  static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) {
+    auto* impl = static_cast<Impl*>(self);
+    impl->body.append(data, size * n);
+    return size * n;
+  }
+  static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
+    auto* impl = static_cast<Impl*>(self);
+    std::string_view line(data, size * n);
+    const auto colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      std::string name(line.substr(0, colon));
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+        value.remove_suffix(1);
+      }
+      if (name == "location") impl->location = value;
+      if (name == "ttl") impl->ttl = value;
+    }
+    return size * n;
+  }
+};
+
+Sender::Sender() : impl_(std::make_unique<Impl>()) {
+  static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  (void)initialised;
+  impl_->curl = curl_easy_init();
+}
+
+Sender::~Sender() {
+  if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
+}
+
+Result<SendResponse> Sender::send(const PushSubscription& sub, ByteView payload, const SendOptions& options) {
+  if (impl_->curl == nullptr) return fail(SendErrc::http, "libcurl could not be initialised");
+  auto ua_key = crypto::PublicKey::from_bytes(sub.p256dh);
+  if (!ua_key) return fail(SendErrc::encrypt, ua_key.error().message());
+
+  std::vector<std::string> headers = {fmt::format("TTL: {}", options.ttl), "Content-Type: application/octet-stream"};
+  std::string crypto_key;
+  Bytes body;
+  if (options.encoding != "none") {  // "none": a push without data, as RFC 8030 allows
+    if (options.encoding == "aesgcm") {
+      auto m = crypto::aesgcm_encrypt(payload, *ua_key, sub.auth);
+      if (!m) return fail(SendErrc::encrypt, m.error().message());
+      body = std::move(m->body);
+      headers.push_back("Content-Encoding: aesgcm");
+      headers.push_back("Encryption: " + m->encryption);
+      crypto_key = m->crypto_key;
+    } else {
+      auto b = crypto::webpush_encrypt(payload, *ua_key, sub.auth);
+      if (!b) return fail(SendErrc::encrypt, b.error().message());
+      body = std::move(*b);
+      headers.push_back("Content-Encoding: aes128gcm");
+    }
+  }
+  if (!options.urgency.empty()) headers.push_back("Urgency: " + options.urgency);
+  if (!options.topic.empty()) headers.push_back("Topic: " + options.topic);
+  if (options.vapid != nullptr) {
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    auto claims = crypto::vapid_claims_for(sub.endpoint, options.vapid_subject, now);
+    if (!claims) return fail(SendErrc::encrypt, claims.error().message());
+    auto vapid = crypto::vapid_headers(*options.vapid, *claims, options.vapid_scheme);
+    if (!vapid) return fail(SendErrc::encrypt, vapid.error().message());
+    headers.push_back("Authorization: " + vapid->authorization);
+    if (!vapid->crypto_key.empty()) crypto_key += (crypto_key.empty() ? "" : ",") + vapid->crypto_key;
+  }
+  if (!crypto_key.empty()) headers.push_back("Crypto-Key: " + crypto_key);
+
+  curl_slist* list = nullptr;
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
+  impl_->body.clear();
+  impl_->location.clear();
+  impl_->ttl.clear();
+  CURL* c = impl_->curl;
+  curl_easy_setopt(c, CURLOPT_URL, sub.endpoint.c_str());
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, reinterpret_cast<const char*>(body.data()));
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Impl::on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, impl_.get());
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Impl::on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, impl_.get());
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, options.timeout_ms);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "webpushd-send");
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  const auto start = std::chrono::steady_clock::now();
+  const CURLcode rc = curl_easy_perform(c);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  curl_slist_free_all(list);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+  if (rc != CURLE_OK)
+    return fail(SendErrc::http, fmt::format("POST {} failed: {}", sub.endpoint, curl_easy_strerror(rc)));
+  SendResponse r;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  r.location = impl_->location;
+  r.ttl = impl_->ttl;
+  r.body = impl_->body;
+  r.seconds = seconds;
+  return r;
+}
+
+}  // namespace webpush::cli

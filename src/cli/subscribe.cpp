@@ -1,0 +1,107 @@
+// `webpushd subscribe`: a new subscription, printed as PushSubscription JSON.
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "webpush/core/base64url.h"
+#include "webpush/crypto/keys.h"
+#include "webpush/daemon/agent.h"
+#include "webpush/store/store.h"
+#include "webpush/transport/event_loop.h"
+#include "webpush/transport/ws_client.h"
+
+namespace webpush::cli {
+
+void add_subscribe_options(CLI::App& sub, SubscribeOptions& o) {
+  sub.add_option("--name", o.name, "a unique name for the subscription (default: generated)");
+  sub.add_option("--vapid-key", o.vapid_key,
+                 "bind the subscription to this application server key (base64url P-256 point)")
+      ->type_name("B64URL");
+  sub.add_flag("--insecure", o.insecure, "allow plain ws:// to a host that is not loopback");
+  sub.add_option("--ca-file", o.ca_file, "extra CA certificates (PEM) to trust")->check(CLI::ExistingFile);
+  sub.add_option("--proxy", o.proxy, "HTTP CONNECT proxy HOST:PORT");
+  sub.add_option("--timeout", o.timeout, "seconds to wait for the push service")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 600.0));
+}
+
+namespace {
+
+std::string generated_name() {
+  auto r = crypto::random_bytes(3);
+  return "sub-" + (r ? to_hex(*r) : std::string("000000"));
+}
+
+}  // namespace
+
+int run_subscribe(const GlobalOptions& g, const SubscribeOptions& o) {
+  GlobalOptions quiet = g;
+  if (g.verbose == 0) quiet.quiet = true;  // stdout is the JSON; keep stderr short
+  setup_logging(quiet);
+  if (auto ok = transport::check_server_url(g.server, o.insecure); !ok) {
+    print_error(ok.error().message());
+    return kExitUsage;
+  }
+  std::optional<Bytes> key;
+  if (!o.vapid_key.empty()) {
+    auto decoded = base64_any_decode(o.vapid_key);
+    if (!decoded || !crypto::PublicKey::from_bytes(*decoded)) {
+      print_error("--vapid-key must be a base64url P-256 public key (65 bytes, starting with 0x04)");
+      return kExitUsage;
+    }
+    key = std::move(*decoded);
+  }
+  auto store = store::Store::open(state_dir(g), store::OpenMode::client);
+  if (!store) {
+    print_error(store.error().message());
+    return kExitFailure;
+  }
+  auto loop = transport::EventLoop::create({o.ca_file, proxy_for(g.server, o.proxy), true});
+  if (!loop) {
+    print_error(loop.error().message());
+    return kExitFailure;
+  }
+  daemon::AgentOptions options;
+  options.server = g.server;
+  options.insecure = o.insecure;
+  options.deliver = false;
+  SystemClock clock;
+  RandomJitter jitter;
+  int exit_code = kExitFailure;
+  {
+    daemon::Agent agent(**loop, *store, options, clock, jitter);
+    transport::Timer stop_timer(**loop, [&] { (*loop)->stop(); });
+    transport::Timer deadline(**loop, [&] {
+      print_error(fmt::format("no answer from {} within {} s ({})", g.server, o.timeout, agent.status().detail));
+      agent.shutdown();
+      stop_timer.arm(Duration{200});
+    });
+    deadline.arm(Duration(static_cast<std::int64_t>(o.timeout * 1000)));
+    std::fprintf(stderr, "webpushd: registering with %s ...\n", g.server.c_str());
+    const std::string name = o.name.empty() ? generated_name() : o.name;
+    agent.subscribe(name, key, [&](Result<store::Subscription> sub) {
+      deadline.cancel();
+      if (sub) {
+        std::printf("%s\n", daemon::subscription_json(*sub).c_str());
+        std::fflush(stdout);
+        std::fprintf(stderr, "webpushd: subscription '%s' created\n", sub->name.c_str());
+        exit_code = kExitOk;
+      } else {
+        print_error(sub.error().message());
+      }
+      agent.shutdown();
+      stop_timer.arm(Duration{200});
+    });
+    if (auto ok = agent.start(); !ok) {
+      print_error(ok.error().message());
+      return kExitFailure;
+    }
+    (*loop)->run();
+  }
+  return exit_code;
+}
+
+}  // namespace webpush::cli

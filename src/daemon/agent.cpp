@@ -1,0 +1,527 @@
+#include "webpush/daemon/agent.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "webpush/core/base64url.h"
+#include "webpush/crypto/keys.h"
+#include "webpush/protocol/messages.h"
+
+namespace webpush::daemon {
+
+std::string_view to_string(Errc e) noexcept {
+  switch (e) {
+    case Errc::bad_request: return "bad_request";
+    case Errc::registration: return "registration";
+    case Errc::store: return "store";
+    case Errc::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+namespace {
+
+spdlog::logger& log() {
+  static std::shared_ptr<spdlog::logger> logger = [] {
+    auto l = spdlog::get("daemon");
+    if (!l) {
+      l = spdlog::default_logger()->clone("daemon");
+      spdlog::register_logger(l);
+    }
+    return l;
+  }();
+  return *logger;
+}
+
+}  // namespace
+
+std::string subscription_json(const store::Subscription& sub) {
+  nlohmann::ordered_json j;
+  j["endpoint"] = sub.endpoint;
+  j["expirationTime"] = nullptr;
+  j["keys"] = {{"p256dh", base64url_encode(sub.public_key)}, {"auth", base64url_encode(sub.auth_secret)}};
+  return j.dump();
+}
+
+// ---- the inbox port over the store, with a per-channel key cache --------------------
+
+class Agent::StoreInbox final : public protocol::InboxPort {
+ public:
+  explicit StoreInbox(store::Store& store) : store_(&store) {}
+
+  void forget(const std::string& channel_id) { cache_.erase(channel_id); }
+  void clear() { cache_.clear(); }
+
+  Result<std::shared_ptr<const protocol::ChannelKeys>> find_channel(const std::string& channel_id) override {
+    if (const auto it = cache_.find(channel_id); it != cache_.end()) return it->second;
+    auto sub = store_->find_subscription_by_channel(channel_id);
+    if (!sub) return tl::unexpected(sub.error());
+    if (!*sub) return std::shared_ptr<const protocol::ChannelKeys>();
+    // Importing the scalar costs a point multiplication: do it once per channel.
+    auto key = crypto::KeyPair::from_private((*sub)->private_key);
+    if (!key) return tl::unexpected(key.error().with_context("stored key of subscription " + (*sub)->name));
+    auto keys = std::make_shared<const protocol::ChannelKeys>(
+        protocol::ChannelKeys{(*sub)->id, (*sub)->name, std::move(*key), (*sub)->auth_secret});
+    cache_[channel_id] = keys;
+    return keys;
+  }
+
+  Result<bool> contains(const std::string& channel_id, const std::string& version) override {
+    return store_->inbox_contains(channel_id, version);
+  }
+
+  Result<std::vector<std::optional<std::int64_t>>> put(std::span<const protocol::InboxMessage> messages) override {
+    std::vector<store::InboxEntry> entries;
+    entries.reserve(messages.size());
+    for (const auto& m : messages) {
+      store::InboxEntry e;
+      e.subscription_id = m.subscription_id;
+      e.channel_id = m.channel_id;
+      e.version = m.version;
+      e.received_at = m.received_at_ms;
+      e.payload = m.payload;
+      e.encoding = m.encoding;
+      e.state = m.error ? store::InboxState::failed : store::InboxState::stored;
+      e.error = m.error;
+      entries.push_back(std::move(e));
+    }
+    auto put = store_->inbox_put_batch(entries);
+    if (!put) return tl::unexpected(put.error());
+    std::vector<std::optional<std::int64_t>> out;
+    out.reserve(put->size());
+    for (const auto& r : *put) out.push_back(r.is_new ? std::optional<std::int64_t>(r.id) : std::nullopt);
+    return out;
+  }
+
+ private:
+  store::Store* store_;
+  std::map<std::string, std::shared_ptr<const protocol::ChannelKeys>> cache_;
+};
+
+// ---- Agent ---------------------------------------------------------------------------
+
+Agent::Agent(transport::EventLoop& loop, store::Store& store, AgentOptions options, const Clock& clock, Jitter& jitter)
+    : loop_(&loop),
+      store_(&store),
+      options_(std::move(options)),
+      clock_(&clock),
+      inbox_(std::make_unique<StoreInbox>(store)),
+      receiver_(*inbox_),
+      session_(options_.session, jitter, [this] { return new_channel_id(); }),
+      flush_timer_(loop, [this] { flush_batch(); }),
+      reaper_(loop, [this] { graveyard_.clear(); }) {}
+
+Agent::~Agent() {
+  if (conn_) conn_->close();
+}
+
+std::string Agent::new_channel_id() {
+  std::array<std::uint8_t, 16> random{};
+  auto bytes = crypto::random_bytes(random.size());
+  if (bytes) std::copy(bytes->begin(), bytes->end(), random.begin());
+  return protocol::uuid_v4(random);
+}
+
+Result<void> Agent::refresh_identity() {
+  auto uaid = store_->get_uaid(options_.server);
+  if (!uaid) return tl::unexpected(uaid.error());
+  auto subs = store_->list_subscriptions(options_.server);
+  if (!subs) return tl::unexpected(subs.error());
+  session_.set_identity(*uaid, !subs->empty());
+  return {};
+}
+
+Result<void> Agent::start() {
+  if (started_) return {};
+  auto timer = transport::BootTimer::create(*loop_, [this] { apply(session_.on_timer(clock_->now())); });
+  if (!timer) return tl::unexpected(timer.error());
+  wakeup_ = std::move(*timer);
+  if (auto ok = refresh_identity(); !ok) return ok;
+
+  started_ = true;
+  if (!options_.deliver) {
+    apply(session_.start(clock_->now()));
+    return {};
+  }
+  // At-least-once to sinks: what was stored but not handed over before a stop
+  // is handed over now, with its version as the idempotency key.
+  auto undelivered = store_->list_undelivered();
+  if (!undelivered) return tl::unexpected(undelivered.error());
+  if (!undelivered->empty()) log().info("re-dispatching {} undelivered message(s)", undelivered->size());
+  for (const auto& e : *undelivered) {
+    protocol::InboxMessage m;
+    m.inbox_id = e.id;
+    m.subscription_id = e.subscription_id.value_or(0);
+    m.channel_id = e.channel_id;
+    m.version = e.version;
+    m.received_at_ms = e.received_at;
+    m.payload = e.payload;
+    m.encoding = e.encoding;
+    if (e.subscription_id) {
+      auto sub = store_->find_subscription_by_id(*e.subscription_id);
+      if (sub && *sub) m.subscription_name = (*sub)->name;
+    }
+    if (m.subscription_name.empty()) m.subscription_name = e.channel_id;
+    deliver_stored(m);
+  }
+  apply(session_.start(clock_->now()));
+  return {};
+}
+
+void Agent::shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (!batch_.empty()) flush_batch();  // commit (and ack) what already arrived
+  for (auto& [id, p] : subscribes_) {
+    if (p.done) p.done(fail(Errc::stopped, "webpushd is shutting down"));
+  }
+  subscribes_.clear();
+  apply(session_.stop(clock_->now()));
+  if (wakeup_) wakeup_->cancel();
+}
+
+void Agent::on_network_change() {
+  if (stopped_) return;
+  log().info("network changed");
+  apply(session_.on_network_change(clock_->now()));
+}
+
+void Agent::on_ws_open() { apply(session_.on_connected(clock_->now())); }
+
+void Agent::on_ws_text(std::string_view frame) { apply(session_.on_frame(frame, clock_->now())); }
+
+void Agent::on_ws_closed(protocol::DisconnectReason reason, int close_code, std::string detail) {
+  transport_detail_ = std::move(detail);
+  if (conn_) {
+    graveyard_.push_back(std::move(conn_));
+    reaper_.arm(Duration{0});
+  }
+  apply(session_.on_closed(reason, close_code, clock_->now()));
+}
+
+void Agent::apply(protocol::Actions actions) {
+  using namespace protocol::action;
+  for (auto& a : actions) {
+    if (auto* send = std::get_if<Send>(&a)) {
+      if (conn_) conn_->send(std::move(send->frame));
+    } else if (std::get_if<Connect>(&a)) {
+      if (conn_) {
+        conn_->close();
+        graveyard_.push_back(std::move(conn_));
+        reaper_.arm(Duration{0});
+      }
+      auto c = transport::WsConnection::open(*loop_, *this, {options_.server, options_.insecure, options_.max_frame});
+      if (!c) {
+        transport_detail_ = c.error().message();
+        apply(session_.on_closed(c.error() == transport::Errc::dns ? protocol::DisconnectReason::dns_failure
+                                                                   : protocol::DisconnectReason::io_error,
+                                 0, clock_->now()));
+        return;
+      }
+      conn_ = std::move(*c);
+    } else if (auto* close = std::get_if<Close>(&a)) {
+      if (close->reason != protocol::DisconnectReason::shutdown &&
+          close->reason != protocol::DisconnectReason::periodic_refresh) {
+        log().debug("closing the connection: {}", protocol::to_string(close->reason));
+      }
+      if (conn_) {
+        conn_->close();
+        graveyard_.push_back(std::move(conn_));
+        reaper_.arm(Duration{2000});  // time for the close frame
+      }
+    } else if (auto* notify = std::get_if<Notify>(&a)) {
+      batch_.push_back(std::move(notify->notification));
+      // Everything that arrives in this loop turn is committed in one transaction.
+      flush_timer_.arm(Duration{0});
+    } else if (auto* assigned = std::get_if<UaidAssigned>(&a)) {
+      if (auto ok = store_->set_uaid(options_.server, assigned->uaid); !ok) {
+        log().error("cannot store the uaid: {}", ok.error().message());
+      }
+      connected_since_ms_ = clock_->now().wall_ms;
+      if (assigned->subscriptions_lost) {
+        log().warn("the push service assigned a new uaid: every subscription must be registered again");
+        reregister_all();
+      }
+    } else if (auto* ok = std::get_if<RegisterOk>(&a)) {
+      on_register_ok(*ok);
+    } else if (auto* failed = std::get_if<RegisterFailed>(&a)) {
+      on_register_failed(*failed);
+    } else if (auto* done = std::get_if<UnregisterDone>(&a)) {
+      const auto it = unsubscribes_.find(done->request);
+      if (it != unsubscribes_.end()) {
+        if (!done->ok) log().warn("the push service did not confirm unregistering channel {}", done->channel_id);
+        auto cb = std::move(it->second.done);
+        unsubscribes_.erase(it);
+        if (cb) cb({});
+      }
+    } else if (auto* changed = std::get_if<StateChanged>(&a)) {
+      const auto previous = state_;
+      state_ = changed->state;
+      state_detail_ = changed->detail;
+      using protocol::SessionState;
+      if (changed->state == SessionState::backing_off || changed->state == SessionState::paused) {
+        ++counters_.reconnects;
+        connected_since_ms_.reset();
+        if (transport_detail_.empty()) {
+          log().warn("disconnected: {}", changed->detail);
+        } else {
+          log().warn("disconnected: {} [{}]", changed->detail, transport_detail_);
+        }
+        transport_detail_.clear();
+      } else if (changed->state == SessionState::ready) {
+        log().info("connected to {} ({})", options_.server, changed->detail);
+      } else if (changed->state != previous) {
+        log().debug("state: {}", protocol::to_string(changed->state));
+      }
+      notify_state();
+    }
+  }
+  rearm();
+}
+
+void Agent::rearm() {
+  if (!wakeup_) return;
+  if (const auto d = session_.next_wakeup(clock_->now())) {
+    wakeup_->arm(*d);
+  } else {
+    wakeup_->cancel();
+  }
+}
+
+void Agent::notify_state() {
+  if (state_observer_) state_observer_(status());
+}
+
+AgentStatus Agent::status() const {
+  AgentStatus s;
+  s.state = state_;
+  s.detail = state_detail_;
+  s.uaid = session_.uaid();
+  s.server = options_.server;
+  s.connected_since_ms = connected_since_ms_;
+  s.last_message_ms = last_message_ms_;
+  s.counters = counters_;
+  return s;
+}
+
+void Agent::flush_batch() {
+  if (batch_.empty()) return;
+  std::vector<protocol::Notification> batch;
+  batch.swap(batch_);
+  const std::int64_t now_ms = clock_->now().wall_ms;
+  auto results = receiver_.process(batch, now_ms);
+
+  bool store_failed = false;
+  protocol::Actions acks;
+  for (const auto& r : results) {
+    ++counters_.received;
+    if (!r.ack) {
+      store_failed = true;
+      continue;
+    }
+    if (*r.ack == protocol::AckCode::not_delivered) ++counters_.duplicates;
+    if (*r.ack == protocol::AckCode::decrypt_error) ++counters_.decrypt_errors;
+    // Acked only now: the inbox transaction has committed.
+    auto a = session_.ack(r.channel_id, r.version, *r.ack, clock_->now());
+    acks.insert(acks.end(), a.begin(), a.end());
+  }
+  apply(std::move(acks));
+  for (const auto& r : results) {
+    if (!r.message) continue;
+    last_message_ms_ = now_ms;
+    if (options_.deliver) deliver_stored(*r.message);
+  }
+  if (store_failed) {
+    // Unacked messages stay with the service; a new connection gets them again.
+    log().error("the inbox could not store {} message(s); reconnecting so that the service redelivers them",
+                std::count_if(results.begin(), results.end(), [](const auto& r) { return !r.ack; }));
+    apply(session_.on_closed(protocol::DisconnectReason::store_failure, 0, clock_->now()));
+    if (conn_) {
+      conn_->close();
+      graveyard_.push_back(std::move(conn_));
+      reaper_.arm(Duration{2000});
+    }
+  }
+}
+
+void Agent::deliver_stored(const protocol::InboxMessage& m) {
+  const std::string name = m.subscription_name.empty() ? m.channel_id : m.subscription_name;
+  if (m.error) {
+    dispatch(sinks::DecryptErrorEvent{name, m.channel_id, m.version, m.received_at_ms, *m.error});
+    log().warn("message {} on {} could not be decrypted: {}", m.version, name, *m.error);
+    return;
+  }
+  dispatch(sinks::MessageEvent{name, m.channel_id, m.version, m.received_at_ms, m.payload, m.encoding});
+  if (auto ok = store_->mark_delivered(m.inbox_id, clock_->now().wall_ms); !ok) {
+    log().error("cannot mark message {} delivered: {}", m.version, ok.error().message());
+  }
+}
+
+void Agent::dispatch(const sinks::Event& event) {
+  for (auto* sink : sinks_) {
+    if (auto ok = sink->deliver(event); !ok) log().error("{} sink: {}", sink->name(), ok.error().message());
+  }
+  if (event_observer_) event_observer_(event);
+}
+
+void Agent::subscribe(std::string name, std::optional<Bytes> app_server_key, SubscribeCallback done) {
+  if (stopped_) {
+    done(fail(Errc::stopped, "webpushd is shutting down"));
+    return;
+  }
+  auto existing = store_->find_subscription_by_name(name);
+  if (!existing) {
+    done(tl::unexpected(existing.error()));
+    return;
+  }
+  if (*existing) {
+    done(fail(Errc::bad_request, fmt::format("a subscription named '{}' already exists", name)));
+    return;
+  }
+  for (const auto& [id, p] : subscribes_) {
+    if (p.name == name) {
+      done(fail(Errc::bad_request, fmt::format("a subscription named '{}' is being created", name)));
+      return;
+    }
+  }
+  if (app_server_key) {
+    if (auto k = crypto::PublicKey::from_bytes(*app_server_key); !k) {
+      done(fail(Errc::bad_request, "the application server key is not a P-256 public key: " + k.error().message()));
+      return;
+    }
+  }
+  auto key = crypto::KeyPair::generate();
+  auto auth = crypto::generate_auth_secret();
+  if (!key || !auth) {
+    done(tl::unexpected(key ? auth.error() : key.error()));
+    return;
+  }
+  const protocol::RequestId id = next_request_++;
+  std::optional<std::string> key_text;
+  if (app_server_key) {
+    // Firefox sends the key with '=' padding; every service accepts it that way.
+    key_text = base64url_encode(*app_server_key);
+    while (key_text->size() % 4 != 0) *key_text += '=';
+  }
+  subscribes_.emplace(id, PendingSubscribe{std::move(name), std::move(app_server_key), std::move(*key),
+                                           std::move(*auth), std::nullopt, "", std::move(done)});
+  apply(session_.request_register(id, new_channel_id(), key_text, clock_->now()));
+}
+
+void Agent::on_register_ok(const protocol::action::RegisterOk& ok) {
+  const auto it = subscribes_.find(ok.request);
+  if (it == subscribes_.end()) return;
+  PendingSubscribe p = std::move(it->second);
+  subscribes_.erase(it);
+  const auto pub = p.key.public_bytes();
+  const std::int64_t now_ms = clock_->now().wall_ms;
+
+  if (p.reregister_id) {
+    store::Reregistration reg;
+    reg.channel_id = ok.channel_id;
+    reg.endpoint = ok.endpoint;
+    reg.private_key = p.key.private_bytes();
+    reg.public_key = Bytes(pub.begin(), pub.end());
+    reg.auth_secret = p.auth_secret;
+    reg.state = store::SubscriptionState::active;
+    reg.changed_at = now_ms;
+    reg.previous_endpoint = p.old_endpoint;
+    if (auto r = store_->replace_registration(*p.reregister_id, reg); !r) {
+      log().error("cannot store the new registration of subscription {}: {}", p.name, r.error().message());
+      return;
+    }
+    inbox_->clear();
+    auto sub = store_->find_subscription_by_id(*p.reregister_id);
+    if (sub && *sub) {
+      log().warn("subscription {} has a new endpoint; tell its application server", p.name);
+      dispatch(sinks::SubscriptionChangedEvent{p.name, p.old_endpoint, ok.endpoint, subscription_json(**sub)});
+    }
+    return;
+  }
+
+  store::Subscription sub;
+  sub.name = p.name;
+  sub.server = options_.server;
+  sub.channel_id = ok.channel_id;
+  sub.endpoint = ok.endpoint;
+  sub.private_key = p.key.private_bytes();
+  sub.public_key = Bytes(pub.begin(), pub.end());
+  sub.auth_secret = p.auth_secret;
+  sub.app_server_key = p.app_server_key;
+  sub.created_at = now_ms;
+  sub.state = store::SubscriptionState::active;
+  auto id = store_->add_subscription(sub);
+  if (!id) {
+    // The service has the channel but we could not keep the keys: take it back.
+    apply(session_.request_unregister(next_request_++, ok.channel_id, 200, clock_->now()));
+    if (p.done) p.done(tl::unexpected(id.error()));
+    return;
+  }
+  sub.id = *id;
+  log().info("subscription {} created", sub.name);
+  if (p.done) p.done(std::move(sub));
+}
+
+void Agent::on_register_failed(const protocol::action::RegisterFailed& failed) {
+  const auto it = subscribes_.find(failed.request);
+  if (it == subscribes_.end()) return;
+  PendingSubscribe p = std::move(it->second);
+  subscribes_.erase(it);
+  if (p.reregister_id) {
+    log().error("re-registering subscription {} failed: {}", p.name, failed.reason);
+    (void)store_->set_subscription_state(*p.reregister_id, store::SubscriptionState::needs_resubscribe);
+    return;
+  }
+  if (p.done) p.done(fail(Errc::registration, failed.reason));
+}
+
+void Agent::reregister_all() {
+  auto subs = store_->list_subscriptions(options_.server);
+  if (!subs) {
+    log().error("cannot list subscriptions to re-register: {}", subs.error().message());
+    return;
+  }
+  inbox_->clear();
+  for (const auto& sub : *subs) {
+    (void)store_->set_subscription_state(sub.id, store::SubscriptionState::needs_resubscribe);
+    auto key = crypto::KeyPair::generate();
+    auto auth = crypto::generate_auth_secret();
+    if (!key || !auth) continue;
+    std::optional<std::string> key_text;
+    if (sub.app_server_key) {
+      key_text = base64url_encode(*sub.app_server_key);
+      while (key_text->size() % 4 != 0) *key_text += '=';
+    }
+    const protocol::RequestId id = next_request_++;
+    subscribes_.emplace(id, PendingSubscribe{sub.name, sub.app_server_key, std::move(*key), std::move(*auth), sub.id,
+                                             sub.endpoint, nullptr});
+    apply(session_.request_register(id, new_channel_id(), key_text, clock_->now()));
+  }
+}
+
+void Agent::unsubscribe(std::int64_t subscription_id, UnsubscribeCallback done) {
+  auto sub = store_->find_subscription_by_id(subscription_id);
+  if (!sub) {
+    done(tl::unexpected(sub.error()));
+    return;
+  }
+  if (!*sub) {
+    done(fail(Errc::bad_request, fmt::format("no subscription with id {}", subscription_id)));
+    return;
+  }
+  // As Firefox: the local record goes first; telling the service is advisory.
+  if (auto r = store_->remove_subscription(subscription_id); !r) {
+    done(tl::unexpected(r.error()));
+    return;
+  }
+  inbox_->forget((*sub)->channel_id);
+  (void)refresh_identity();
+  const protocol::RequestId id = next_request_++;
+  unsubscribes_.emplace(id, PendingUnsubscribe{std::move(done)});
+  apply(session_.request_unregister(id, (*sub)->channel_id, 200, clock_->now()));
+}
+
+}  // namespace webpush::daemon

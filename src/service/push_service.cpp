@@ -1,0 +1,625 @@
+#include "webpush/service/push_service.h"
+
+#include <algorithm>
+#include <type_traits>
+
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "webpush/core/base64url.h"
+#include "webpush/core/url.h"
+#include "webpush/crypto/keys.h"
+#include "webpush/crypto/vapid.h"
+#include "webpush/service/http_rules.h"
+
+namespace webpush::service {
+
+namespace {
+
+constexpr std::size_t kUaidBytes = 16;
+constexpr std::size_t kTokenBytes = 32;      // 256 bits of secret per endpoint
+constexpr std::size_t kMessageIdBytes = 24;  // 192 bits: unguessable, 32 base64url characters
+constexpr std::size_t kMessageIdChars = 32;
+
+// One notification that has been sent on this connection and not yet acked.
+struct Unacked {
+  std::string channel_id;
+  std::string version;
+  bool stored = false;  // a copy is in the store (TTL > 0): delete it on ack
+};
+
+// The hyphenated lower-case form of a UUID the codec accepted (hyphenated or 32 hex digits).
+std::string canonical_uuid(std::string_view id) {
+  std::string out;
+  if (id.size() == 32) {
+    out.reserve(36);
+    for (std::size_t i = 0; i < id.size(); ++i) {
+      if (i == 8 || i == 12 || i == 16 || i == 20) out += '-';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(id[i])));
+    }
+    return out;
+  }
+  out.assign(id);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// An HTTP header value as autopush sees it: actix's to_str() refuses anything but
+// visible ASCII, and the header then counts as absent.
+std::optional<std::string> header(const HttpRequest& request, std::string_view name) {
+  const auto it = request.headers.find(name);
+  if (it == request.headers.end()) return std::nullopt;
+  for (const char c : it->second) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u > 0x7e) return std::nullopt;
+  }
+  return it->second;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool is_message_id(std::string_view id) {
+  if (id.size() != kMessageIdChars) return false;
+  auto bytes = base64url_decode(id);
+  return bytes && bytes->size() == kMessageIdBytes;
+}
+
+}  // namespace
+
+class PushService::Session {
+ public:
+  explicit Session(WsPeer& p) : peer(&p) {}
+
+  enum class State { unidentified, identified, closing };
+
+  WsPeer* peer;
+  State state = State::unidentified;
+  std::string uaid;
+  bool user_stored = false;  // ARS "deferred user creation": a new uaid is stored at its first register
+  std::optional<std::int64_t> last_ping_ms;
+  std::vector<Unacked> unacked_direct;  // live messages sent on this connection
+  std::vector<Unacked> unacked_stored;  // the current batch from storage
+  bool check_storage = false;           // a flush is in progress
+  std::size_t sent_from_storage = 0;
+  std::map<std::string, std::string> broadcast_subs;  // id → version the client last saw
+};
+
+PushService::PushService(ServiceConfig config, std::string public_url, ServiceStore& store, const Clock& clock)
+    : config_(std::move(config)), public_url_(std::move(public_url)), store_(store), clock_(clock) {
+  log_ = spdlog::get("service");
+  if (!log_) log_ = spdlog::default_logger();
+  if (auto url = parse_url(public_url_)) {
+    audience_ = url->origin();
+    path_prefix_ = url->path == "/" ? "" : url->path;
+    while (!path_prefix_.empty() && path_prefix_.back() == '/') path_prefix_.pop_back();
+  } else {
+    audience_ = public_url_;
+  }
+}
+
+PushService::~PushService() = default;
+
+// ---- WebSocket ----------------------------------------------------------------------
+
+PushService::Session* PushService::ws_open(WsPeer& peer) {
+  auto session = std::make_unique<Session>(peer);
+  Session* raw = session.get();
+  sessions_.emplace(raw, std::move(session));
+  ++stats_.connections;
+  ++stats_.connections_total;
+  return raw;
+}
+
+void PushService::ws_closed(Session* session) {
+  const auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  if (!session->uaid.empty()) {
+    const auto u = by_uaid_.find(session->uaid);
+    if (u != by_uaid_.end() && u->second == session) by_uaid_.erase(u);
+  }
+  // Unacked messages with TTL > 0 are still in the store: the next session gets them.
+  sessions_.erase(it);
+  --stats_.connections;
+}
+
+void PushService::ws_fail(Session* session, int code, std::string_view reason) {
+  log_->debug("ws: {} closing {} ({})", session->uaid.empty() ? "unidentified" : session->uaid, code, reason);
+  close_session(*session, code, reason);
+}
+
+void PushService::ws_binary(Session* session) {
+  if (session->state == Session::State::closing) return;
+  log_->debug("ws: binary frame, closing 1003");
+  close_session(*session, kCloseUnsupported, "UnsupportedMessage");
+}
+
+void PushService::ws_text(Session* session, std::string_view frame) {
+  Session& s = *session;
+  if (s.state == Session::State::closing) return;
+  auto parsed = protocol::parse_client_message(frame);
+  if (!parsed) {
+    log_->debug("ws: {} closing 1011 ({})", s.uaid.empty() ? "unidentified" : s.uaid, parsed.error().to_string());
+    close_session(s, kCloseServerError, "Json");
+    return;
+  }
+  if (s.state == Session::State::unidentified) {
+    if (const auto* hello = std::get_if<protocol::Hello>(&*parsed)) {
+      on_hello(s, *hello);
+    } else {
+      log_->debug("ws: first message is not a hello, closing 1011");
+      close_session(s, kCloseServerError, "SM");
+    }
+    return;
+  }
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, protocol::Hello>) {
+          log_->debug("ws: {} sent a second hello, closing 1011", s.uaid);
+          close_session(s, kCloseServerError, "SM");
+        } else if constexpr (std::is_same_v<T, protocol::Register>) {
+          on_register(s, m);
+        } else if constexpr (std::is_same_v<T, protocol::Unregister>) {
+          on_unregister(s, m);
+        } else if constexpr (std::is_same_v<T, protocol::Ack>) {
+          on_ack(s, m);
+        } else if constexpr (std::is_same_v<T, protocol::Nack>) {
+          ++stats_.messages_nacked;
+          log_->debug("ws: {} nack {} code {}", s.uaid, m.version, m.code);
+        } else if constexpr (std::is_same_v<T, protocol::Ping>) {
+          on_ping(s);
+        } else if constexpr (std::is_same_v<T, protocol::BroadcastSubscribe>) {
+          on_broadcast_subscribe(s, m);
+        }
+      },
+      *parsed);
+}
+
+void PushService::on_hello(Session& s, const protocol::Hello& hello) {
+  std::string uaid;
+  bool existing = false;
+  if (hello.uaid && protocol::is_simple_uaid(*hello.uaid)) {
+    auto has = store_.has_user(*hello.uaid);
+    if (!has) return store_failed(s, has.error());
+    existing = *has;
+    if (existing) uaid = *hello.uaid;
+  }
+  if (!existing) {
+    auto random = crypto::random_bytes(kUaidBytes);
+    if (!random) return store_failed(s, random.error());
+    uaid = to_hex(*random);
+  }
+
+  // One connection per uaid: the newer one wins, the older is "ghosted".
+  if (const auto it = by_uaid_.find(uaid); it != by_uaid_.end()) {
+    log_->info("ws: {} connected again, closing the older connection", uaid);
+    close_session(*it->second, kCloseServerError, "SM");
+  }
+  s.uaid = uaid;
+  s.user_stored = existing;
+  s.state = Session::State::identified;
+  by_uaid_[uaid] = &s;
+  ++stats_.hellos;
+  s.peer->identified();
+
+  protocol::HelloReply reply;
+  reply.uaid = uaid;
+  for (const auto& [id, version] : hello.broadcasts) {
+    const auto known = config_.broadcasts.find(id);
+    if (known == config_.broadcasts.end()) continue;
+    s.broadcast_subs[id] = known->second;
+    if (known->second != version) reply.broadcasts[id] = known->second;
+  }
+  log_->debug("ws: hello {} ({})", uaid, existing ? "existing" : "new");
+  send(s, reply);
+  if (existing) {
+    s.check_storage = true;
+    check_storage(s);
+  }
+}
+
+void PushService::on_register(Session& s, const protocol::Register& reg) {
+  protocol::RegisterReply reply;
+  reply.channel_id = reg.channel_id;
+  if (!s.user_stored) {
+    if (auto added = store_.add_user(s.uaid, clock_.now().wall_ms); !added) {
+      log_->error("register: storing uaid {}: {}", s.uaid, added.error().to_string());
+      reply.status = 500;
+      return send(s, reply);
+    }
+    s.user_stored = true;
+  }
+  std::optional<Bytes> key;
+  if (reg.key) {
+    // ARS strips trailing '=' and decodes URL-safe base64 without padding.
+    std::string_view text = *reg.key;
+    while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+    auto decoded = base64url_decode(text);
+    if (!decoded) {
+      log_->debug("register: {} sent an undecodable key: {}", s.uaid, decoded.error().message());
+      reply.status = 400;
+      reply.push_endpoint = "Failed to generate endpoint";
+      return send(s, reply);
+    }
+    key = std::move(*decoded);
+  }
+
+  std::string token;
+  auto existing = store_.registered_channel(s.uaid, reg.channel_id);
+  if (!existing) {
+    log_->error("register: {}", existing.error().to_string());
+    reply.status = 500;
+    return send(s, reply);
+  }
+  if (*existing && (*existing)->key == key) {
+    token = (*existing)->token;  // registering again is idempotent
+  } else {
+    auto random = crypto::random_bytes(kTokenBytes);
+    if (!random) {
+      reply.status = 500;
+      return send(s, reply);
+    }
+    token = base64url_encode(*random);
+    ChannelRecord record{token, s.uaid, reg.channel_id, key, true, clock_.now().wall_ms};
+    if (auto added = store_.add_channel(record); !added) {
+      log_->error("register: {}", added.error().to_string());
+      reply.status = 500;
+      return send(s, reply);
+    }
+  }
+  reply.status = 200;
+  reply.push_endpoint = public_url_ + (key ? "/wpush/v2/" : "/wpush/v1/") + token;
+  ++stats_.registrations;
+  log_->debug("ws: {} registered {}", s.uaid, reg.channel_id);
+  send(s, reply);
+}
+
+void PushService::on_unregister(Session& s, const protocol::Unregister& unreg) {
+  protocol::UnregisterReply reply;
+  reply.channel_id = canonical_uuid(unreg.channel_id);
+  reply.status = 200;
+  if (s.user_stored) {
+    if (auto done = store_.unregister_channel(s.uaid, reply.channel_id); !done) {
+      log_->error("unregister: {}", done.error().to_string());
+      reply.status = 500;
+    }
+  }
+  if (reply.status == 200) ++stats_.unregistrations;
+  send(s, reply);
+}
+
+void PushService::on_ack(Session& s, const protocol::Ack& ack) {
+  for (const auto& u : ack.updates) {
+    const std::string chid = canonical_uuid(u.channel_id);
+    const auto match = [&](const Unacked& n) { return n.channel_id == chid && n.version == u.version; };
+    std::optional<Unacked> found;
+    if (auto it = std::find_if(s.unacked_direct.begin(), s.unacked_direct.end(), match); it != s.unacked_direct.end()) {
+      found = std::move(*it);
+      s.unacked_direct.erase(it);
+    } else if (auto st = std::find_if(s.unacked_stored.begin(), s.unacked_stored.end(), match);
+               st != s.unacked_stored.end()) {
+      found = std::move(*st);
+      s.unacked_stored.erase(st);
+    }
+    if (!found) continue;  // acks are connection-scoped: unknown versions are ignored
+    ++stats_.messages_acked;
+    if (found->stored) {
+      if (auto del = store_.delete_message(found->version); !del) return store_failed(s, del.error());
+    }
+  }
+  if (s.unacked_direct.empty() && s.unacked_stored.empty() && s.check_storage) check_storage(s);
+}
+
+void PushService::on_ping(Session& s) {
+  const std::int64_t now = clock_.now().wall_ms;
+  if (s.last_ping_ms && now - *s.last_ping_ms < config_.min_client_ping.count()) {
+    log_->debug("ws: {} pings too often, closing 1011", s.uaid);
+    return close_session(s, kCloseServerError, "SM");
+  }
+  s.last_ping_ms = now;
+  send(s, protocol::Pong{});
+}
+
+void PushService::on_broadcast_subscribe(Session& s, const protocol::BroadcastSubscribe& sub) {
+  protocol::BroadcastMessage reply;
+  for (const auto& [id, version] : sub.broadcasts) {
+    const auto known = config_.broadcasts.find(id);
+    if (known == config_.broadcasts.end()) continue;
+    s.broadcast_subs[id] = known->second;
+    if (known->second != version) reply.broadcasts[id] = known->second;
+  }
+  if (!reply.broadcasts.empty()) send(s, reply);
+}
+
+void PushService::check_storage(Session& s) {
+  if (s.state != Session::State::identified) return;
+  const std::int64_t now = clock_.now().wall_ms;
+  auto purged = store_.purge_expired(now, s.uaid);
+  if (!purged) return store_failed(s, purged.error());
+  stats_.messages_expired += static_cast<std::int64_t>(*purged);
+
+  std::vector<std::string> exclude;
+  for (const auto& n : s.unacked_direct) exclude.push_back(n.version);
+  auto batch = store_.pending_messages(s.uaid, now, kFlushBatch, exclude);
+  if (!batch) return store_failed(s, batch.error());
+  if (batch->empty()) {
+    s.check_storage = false;
+    s.sent_from_storage = 0;
+    return;
+  }
+  // As ARS check_msg_limit: counted before the batch is sent; past the limit the
+  // user is dropped and the batch never goes out.
+  s.sent_from_storage += batch->size();
+  if (s.sent_from_storage > config_.msg_limit) {
+    log_->info("ws: {} exceeded the stored-message limit ({}), dropping the uaid", s.uaid, config_.msg_limit);
+    if (auto dropped = store_.drop_user(s.uaid); !dropped) return store_failed(s, dropped.error());
+    ++stats_.uaid_resets;
+    return close_session(s, kCloseNormal, "SM");
+  }
+  for (const auto& m : *batch) {
+    s.unacked_stored.push_back(Unacked{m.channel_id, m.id, true});
+    deliver(s, m);
+  }
+}
+
+void PushService::deliver(Session& s, const StoredMessage& m) {
+  protocol::Notification n;
+  n.channel_id = m.channel_id;
+  n.version = m.id;
+  if (m.data) {
+    n.data = m.data;
+    n.headers = protocol::NotificationHeaders{m.encoding, m.encryption, m.crypto_key};
+  }
+  ++stats_.messages_delivered;
+  send(s, n);
+}
+
+void PushService::send(Session& s, const protocol::ServerMessage& message) {
+  if (s.state == Session::State::closing) return;
+  try {
+    s.peer->send_text(protocol::serialize(message));
+  } catch (const std::exception& e) {
+    // serialize() throws only for text that is not UTF-8, which validation keeps out.
+    log_->error("ws: cannot serialize a message for {}: {}", s.uaid, e.what());
+    close_session(s, kCloseServerError, "SM");
+  }
+}
+
+void PushService::close_session(Session& s, int code, std::string_view reason) {
+  if (s.state == Session::State::closing) return;
+  s.state = Session::State::closing;
+  if (!s.uaid.empty()) {
+    const auto it = by_uaid_.find(s.uaid);
+    if (it != by_uaid_.end() && it->second == &s) by_uaid_.erase(it);
+  }
+  s.peer->close(code, reason);
+}
+
+void PushService::store_failed(Session& s, const Error& error) {
+  log_->error("ws: {}: {}", s.uaid.empty() ? "unidentified" : s.uaid, error.to_string());
+  close_session(s, kCloseServerError, "SM");
+}
+
+// ---- HTTP -------------------------------------------------------------------------------
+
+HttpResponse PushService::error_response(int status, std::optional<int> errnum, std::string message) {
+  ++stats_.http_errors;
+  HttpResponse r;
+  r.status = status;
+  if (status == 410) r.headers.emplace_back("Cache-Control", "max-age=86400");
+  r.body = error_body(ApiError{status, errnum, std::move(message)});
+  return r;
+}
+
+HttpResponse PushService::http(const HttpRequest& request) {
+  std::string_view path = request.path;
+  if (!path_prefix_.empty() && path.substr(0, path_prefix_.size()) == path_prefix_) {
+    path.remove_prefix(path_prefix_.size());
+  }
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  if (path == "/health") {
+    if (!get) return error_response(405, std::nullopt, "Method Not Allowed");
+    HttpResponse r;
+    r.body = nlohmann::json{{"status", "OK"}, {"version", "webpushd"}}.dump();
+    return r;
+  }
+  if (path == "/stats") {
+    if (!get) return error_response(405, std::nullopt, "Method Not Allowed");
+    return stats_response();
+  }
+  if (path.substr(0, 3) == "/m/") {
+    if (request.method != "DELETE") return error_response(405, std::nullopt, "Method Not Allowed");
+    return delete_message(path.substr(3));
+  }
+  if (path.substr(0, 7) == "/wpush/") {
+    std::string_view rest = path.substr(7);
+    bool v2 = false;
+    if (rest.substr(0, 3) == "v1/") {
+      rest.remove_prefix(3);
+    } else if (rest.substr(0, 3) == "v2/") {
+      rest.remove_prefix(3);
+      v2 = true;
+    }
+    if (rest.empty() || rest.find('/') != std::string_view::npos) {
+      return error_response(404, 102, "Invalid token");
+    }
+    if (request.method != "POST") return error_response(405, std::nullopt, "Method Not Allowed");
+    return push(request, v2, rest);
+  }
+  return error_response(404, std::nullopt, "Not Found");
+}
+
+HttpResponse PushService::push(const HttpRequest& request, bool v2, std::string_view token) {
+  const std::int64_t now = clock_.now().wall_ms;
+  // 1. The token (ARS: Fernet decryption, then the v1/v2 length check).
+  auto found = store_.channel_by_token(token);
+  if (!found) {
+    log_->error("push: {}", found.error().to_string());
+    return error_response(500, std::nullopt, "An internal error occurred");
+  }
+  if (!*found || (*found)->key.has_value() != v2) return error_response(404, 102, "Invalid token");
+  const ChannelRecord& channel = **found;
+
+  // 2. VAPID headers: parsed now, the JWT verified after the subscription check (as ARS).
+  const auto authorization = header(request, "authorization");
+  const auto crypto_key = header(request, "crypto-key");
+  std::optional<crypto::VapidCredentials> vapid;
+  if (authorization) {
+    const std::string scheme = lower(std::string_view(*authorization).substr(0, authorization->find(' ')));
+    if (scheme == "webpush" || scheme == "bearer") {
+      // Draft VAPID keeps the key in Crypto-Key; ARS answers 400 errno 110 when it is missing.
+      if (!crypto_key) return error_response(400, 110, "Missing Crypto-Key header");
+      const auto p = find_crypto_param(*crypto_key, "p256ecdsa");
+      if (p.invalid) return error_response(400, 110, "Invalid Crypto-Key header");
+      if (!p.value) return error_response(400, 110, "Missing p256ecdsa in Crypto-Key header");
+    }
+    auto parsed = crypto::parse_vapid_headers(*authorization, crypto_key.value_or(""));
+    if (!parsed) return error_response(401, 109, parsed.error().message());
+    vapid = std::move(*parsed);
+  }
+  if (v2) {
+    if (!vapid) return error_response(401, 109, "Missing VAPID public key: this endpoint requires VAPID");
+    if (vapid->key != *channel.key) {
+      return error_response(401, 109, "VAPID public key mismatch: not the key the subscription was created with");
+    }
+  }
+
+  // 3. The subscription must still exist.
+  if (!channel.registered) return error_response(410, 106, "No such subscription");
+  auto user = store_.has_user(channel.uaid);
+  if (!user) return error_response(500, std::nullopt, "An internal error occurred");
+  if (!*user) return error_response(410, 106, "No such subscription");
+
+  if (vapid) {
+    crypto::VapidExpectations expect;
+    expect.audience = audience_;
+    expect.now = now / 1000;
+    if (channel.key) expect.registered_key = ByteView(*channel.key);
+    if (auto ok = crypto::vapid_verify(*vapid, expect); !ok) return error_response(401, 109, ok.error().message());
+  }
+
+  // 4. The body, then the headers.
+  if (request.body_size > config_.max_data_bytes) return error_response(413, 104, "A payload reached size limit.");
+  PushHeaders headers;
+  headers.ttl = header(request, "ttl");
+  headers.topic = header(request, "topic");
+  headers.urgency = header(request, "urgency");
+  headers.content_encoding = header(request, "content-encoding");
+  headers.encryption = header(request, "encryption");
+  headers.crypto_key = crypto_key;
+  headers.encryption_key = header(request, "encryption-key");
+  const bool has_body = request.body_size > 0;
+  auto meta = validate_push_headers(headers, has_body, kMaxTtlSeconds);
+  if (!meta) return error_response(meta.error().status, meta.error().errnum, meta.error().message);
+
+  auto random = crypto::random_bytes(kMessageIdBytes);
+  if (!random) return error_response(500, std::nullopt, "An internal error occurred");
+  StoredMessage m;
+  m.id = base64url_encode(*random);
+  m.uaid = channel.uaid;
+  m.channel_id = channel.channel_id;
+  m.topic = meta->topic;
+  m.received_ms = now;
+  m.ttl = meta->ttl;
+  if (has_body) {
+    m.data = base64url_encode(as_bytes(request.body));
+    m.encoding = meta->encoding;
+    m.encryption = meta->encryption;
+    m.crypto_key = meta->crypto_key;
+  }
+
+  const auto session = by_uaid_.find(m.uaid);
+  Session* connected = session == by_uaid_.end() ? nullptr : session->second;
+  if (m.ttl == 0) {
+    // Never stored: delivered only to a user agent connected now (RFC 8030 §5.2).
+    if (connected) {
+      connected->unacked_direct.push_back(Unacked{m.channel_id, m.id, false});
+      deliver(*connected, m);
+    } else {
+      ++stats_.messages_dropped;
+    }
+  } else {
+    // Stored before the 201, so neither a disconnect nor a crash loses it.
+    auto replaced = store_.put_message(m);
+    if (!replaced) {
+      log_->error("push: {}", replaced.error().to_string());
+      return error_response(503, 201, "Service Unavailable: could not store the message");
+    }
+    if (*replaced) ++stats_.messages_replaced;
+    if (connected) {
+      connected->unacked_direct.push_back(Unacked{m.channel_id, m.id, true});
+      deliver(*connected, m);
+    } else {
+      ++stats_.messages_stored;
+    }
+  }
+  ++stats_.messages_accepted;
+  log_->debug("push: {} for {}/{} ttl {}{}", m.id, m.uaid, m.channel_id, m.ttl, connected ? " (live)" : "");
+
+  HttpResponse r;
+  r.status = 201;
+  r.headers.emplace_back("Location", public_url_ + "/m/" + m.id);
+  r.headers.emplace_back("TTL", std::to_string(m.ttl));
+  r.content_type.clear();
+  return r;
+}
+
+HttpResponse PushService::delete_message(std::string_view id) {
+  if (!is_message_id(id)) return error_response(400, std::nullopt, "Invalid message ID");
+  auto deleted = store_.delete_message(id);
+  if (!deleted) {
+    log_->error("delete: {}", deleted.error().to_string());
+    return error_response(500, std::nullopt, "An internal error occurred");
+  }
+  // As ARS, deleting a message that is gone (delivered, expired) still answers 204.
+  if (*deleted) ++stats_.messages_deleted;
+  HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+HttpResponse PushService::stats_response() {
+  nlohmann::json j = {
+      {"connections", stats_.connections},
+      {"connections_total", stats_.connections_total},
+      {"hellos", stats_.hellos},
+      {"registrations", stats_.registrations},
+      {"unregistrations", stats_.unregistrations},
+      {"messages_accepted", stats_.messages_accepted},
+      {"messages_stored", stats_.messages_stored},
+      {"messages_delivered", stats_.messages_delivered},
+      {"messages_acked", stats_.messages_acked},
+      {"messages_nacked", stats_.messages_nacked},
+      {"messages_expired", stats_.messages_expired},
+      {"messages_dropped", stats_.messages_dropped},
+      {"messages_replaced", stats_.messages_replaced},
+      {"messages_deleted", stats_.messages_deleted},
+      {"uaid_resets", stats_.uaid_resets},
+      {"http_errors", stats_.http_errors},
+  };
+  if (auto counts = store_.counts()) {
+    j["store"] = {{"users", counts->users}, {"channels", counts->channels}, {"messages", counts->messages}};
+  }
+  HttpResponse r;
+  r.body = j.dump();
+  return r;
+}
+
+void PushService::purge_expired() {
+  auto purged = store_.purge_expired(clock_.now().wall_ms);
+  if (!purged) {
+    log_->error("purge: {}", purged.error().to_string());
+    return;
+  }
+  stats_.messages_expired += static_cast<std::int64_t>(*purged);
+  if (*purged) log_->debug("purge: {} expired messages deleted", *purged);
+}
+
+}  // namespace webpush::service

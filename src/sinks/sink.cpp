@@ -1,0 +1,105 @@
+#include "webpush/sinks/sink.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "webpush/core/base64url.h"
+
+namespace webpush::sinks {
+
+std::string_view to_string(Errc e) noexcept {
+  switch (e) {
+    case Errc::io: return "io";
+    case Errc::unavailable: return "unavailable";
+    case Errc::bad_config: return "bad_config";
+  }
+  return "unknown";
+}
+
+std::string rfc3339(std::int64_t unix_ms) {
+  const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
+}
+
+namespace {
+
+// Whether the bytes are valid UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF).
+bool valid_utf8(ByteView b) {
+  std::size_t i = 0;
+  while (i < b.size()) {
+    const std::uint8_t c = b[i];
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= b.size() || (b[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (b[i + k] & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string to_json_line(const Event& event) {
+  using nlohmann::ordered_json;
+  return std::visit(
+      [](const auto& e) -> std::string {
+        using T = std::decay_t<decltype(e)>;
+        ordered_json j;
+        if constexpr (std::is_same_v<T, MessageEvent>) {
+          j["type"] = "message";
+          j["subscription"] = e.subscription;
+          j["channel_id"] = e.channel_id;
+          j["version"] = e.version;
+          j["received_at"] = rfc3339(e.received_at_ms);
+          if (e.payload && valid_utf8(*e.payload)) {
+            j["payload"] = std::string(as_chars(*e.payload));
+          } else {
+            j["payload"] = nullptr;
+          }
+          j["payload_b64"] = e.payload ? ordered_json(base64url_encode(*e.payload)) : ordered_json(nullptr);
+        } else if constexpr (std::is_same_v<T, DecryptErrorEvent>) {
+          j["type"] = "decrypt_error";
+          j["subscription"] = e.subscription;
+          j["channel_id"] = e.channel_id;
+          j["version"] = e.version;
+          j["error"] = e.error;
+        } else {
+          j["type"] = "subscription_changed";
+          j["subscription"] = e.subscription;
+          j["old_endpoint"] = e.old_endpoint;
+          j["new_endpoint"] = e.new_endpoint;
+          auto sub = ordered_json::parse(e.new_subscription_json, nullptr, false);
+          if (!sub.is_discarded()) j["new_subscription"] = std::move(sub);
+        }
+        return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      },
+      event);
+}
+
+}  // namespace webpush::sinks

@@ -1,0 +1,71 @@
+#include "schema.h"
+
+#include <array>
+
+#include "webpush/store/store.h"
+
+namespace webpush::store::detail {
+
+namespace {
+
+// Version 1: the base tables. STRICT tables, so that a blob never lands in a text
+// column; AUTOINCREMENT, so that an id is never reused after a prune or an
+// unsubscribe (the CLI shows them).
+constexpr std::string_view kV1 = R"sql(
+PRAGMA application_id = 2003858788;
+
+CREATE TABLE connections (
+  server TEXT PRIMARY KEY NOT NULL,
+  uaid TEXT
+) STRICT;
+
+CREATE TABLE subscriptions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE CHECK (name <> ''),
+  server TEXT NOT NULL,
+  channel_id TEXT NOT NULL UNIQUE,
+  endpoint TEXT NOT NULL,
+  private_key BLOB NOT NULL CHECK (length(private_key) = 32),
+  public_key BLOB NOT NULL CHECK (length(public_key) = 65),
+  auth_secret BLOB NOT NULL CHECK (length(auth_secret) = 16),
+  app_server_key BLOB,
+  created_at INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'needs_resubscribe'))
+) STRICT;
+
+CREATE INDEX subscriptions_server ON subscriptions (server);
+
+CREATE TABLE inbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  subscription_id INTEGER REFERENCES subscriptions (id) ON DELETE SET NULL,
+  channel_id TEXT NOT NULL,
+  version TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  payload BLOB,
+  encoding TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('stored', 'delivered', 'failed')),
+  error TEXT,
+  delivered_at INTEGER,
+  UNIQUE (channel_id, version)
+) STRICT;
+
+CREATE INDEX inbox_subscription ON inbox (subscription_id);
+)sql";
+
+// Version 2: what re-registration after a uaid change records, and the index the
+// retention and re-dispatch queries (state, received_at) scan.
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE subscriptions ADD COLUMN changed_at INTEGER;
+ALTER TABLE subscriptions ADD COLUMN previous_endpoint TEXT;
+
+CREATE INDEX inbox_state_received ON inbox (state, received_at);
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations = {kV1, kV2};
+static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
+
+}  // namespace
+
+std::span<const std::string_view> migrations() noexcept { return kMigrations; }
+
+}  // namespace webpush::store::detail

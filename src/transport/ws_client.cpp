@@ -1,0 +1,259 @@
+#include "webpush/transport/ws_client.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "internal.h"
+#include "webpush/core/url.h"
+#include "webpushd_version.h"
+
+namespace webpush::transport {
+
+using protocol::DisconnectReason;
+
+namespace {
+
+bool contains(std::string_view haystack, std::string_view needle) {
+  const auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                              [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  return it != haystack.end();
+}
+
+// libwebsockets reports connect failures as text; sort them into reasons.
+DisconnectReason classify_connect_error(std::string_view text) {
+  if (contains(text, "dns") || contains(text, "getaddrinfo") || contains(text, "resolve") ||
+      contains(text, "unable to look up")) {
+    return DisconnectReason::dns_failure;
+  }
+  // lws 4.1 says "Unable to connect" once every address refused or was unreachable.
+  if (contains(text, "refused") || contains(text, "unable to connect")) return DisconnectReason::connect_refused;
+  if (contains(text, "timed out") || contains(text, "timeout")) return DisconnectReason::connect_timeout;
+  if (contains(text, "ssl") || contains(text, "tls") || contains(text, "certificate") || contains(text, "x509")) {
+    return DisconnectReason::tls_error;
+  }
+  return DisconnectReason::io_error;
+}
+
+}  // namespace
+
+Result<void> check_server_url(std::string_view text, bool insecure) {
+  auto url = parse_url(text);
+  if (!url) return fail(Errc::bad_url, url.error().message());
+  if (url->scheme != "ws" && url->scheme != "wss") {
+    return fail(Errc::bad_url, fmt::format("server URL must be wss:// (or ws:// to loopback), got {}://", url->scheme));
+  }
+  if (url->scheme == "ws" && !url->is_loopback() && !insecure) {
+    return fail(Errc::bad_url, fmt::format("refusing plain ws:// to {}: messages and keys would cross the network "
+                                           "unencrypted (use wss://, or --insecure to override)",
+                                           url->host));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<WsConnection>> WsConnection::open(EventLoop& loop, WsListener& listener,
+                                                         const WsOptions& options) {
+  if (auto ok = check_server_url(options.url, options.insecure); !ok) return tl::unexpected(ok.error());
+  auto url = parse_url(options.url);
+  std::unique_ptr<WsConnection> c(new WsConnection());
+  c->loop_ = &loop;
+  c->listener_ = &listener;
+  c->max_frame_ = options.max_frame;
+  c->host_ = url->host;
+  c->path_ = url->path;
+
+  lws_client_connect_info info{};
+  info.context = loop.context();
+  info.vhost = loop.vhost();
+  info.address = c->host_.c_str();
+  info.port = url->port;
+  info.path = c->path_.c_str();
+  info.host = c->host_.c_str();
+  info.origin = c->host_.c_str();
+  info.protocol = detail::kWsProtocol;
+  info.local_protocol_name = detail::kWsProtocol;
+  info.ietf_version_or_minus_one = -1;
+  info.ssl_connection = url->is_secure() ? LCCSCF_USE_SSL : 0;
+  info.opaque_user_data = c.get();
+  info.pwsi = &c->wsi_;
+  if (lws_client_connect_via_info(&info) == nullptr && c->wsi_ == nullptr) {
+    // A failure inside the call may already have been reported through the
+    // callback (finished_). Name and resolution fail synchronously in lws.
+    if (!c->finished_) {
+      addrinfo hints{};
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* res = nullptr;
+      const int gai = getaddrinfo(c->host_.c_str(), nullptr, &hints, &res);
+      if (res != nullptr) freeaddrinfo(res);
+      if (gai != 0) return fail(Errc::dns, fmt::format("cannot resolve {}: {}", c->host_, gai_strerror(gai)));
+      return fail(Errc::connect, fmt::format("cannot start a connection to {}", options.url));
+    }
+  }
+  return c;
+}
+
+WsConnection::~WsConnection() {
+  if (wsi_ != nullptr) {
+    lws_set_opaque_user_data(wsi_, nullptr);
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+  }
+}
+
+void WsConnection::send(std::string text) {
+  if (wsi_ == nullptr || closing_) return;
+  tx_.push_back(std::move(text));
+  if (open_) lws_callback_on_writable(wsi_);
+}
+
+void WsConnection::close() {
+  finished_ = true;  // the listener hears nothing more
+  if (wsi_ == nullptr) return;
+  closing_ = true;
+  if (open_) {
+    lws_callback_on_writable(wsi_);
+  } else {
+    lws_set_opaque_user_data(wsi_, nullptr);
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    wsi_ = nullptr;
+  }
+}
+
+void WsConnection::finish(DisconnectReason reason, int code, std::string detail) noexcept {
+  open_ = false;
+  if (finished_) return;
+  finished_ = true;
+  try {
+    listener_->on_ws_closed(reason, code, std::move(detail));
+  } catch (const std::exception& e) {
+    detail::log().error("listener failed on close: {}", e.what());
+  }
+}
+
+int WsConnection::handle(lws* wsi, int reason, void* in, std::size_t len) noexcept {
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+      auto** p = static_cast<unsigned char**>(in);
+      unsigned char* end = *p + len;
+      static constexpr char kUa[] = "webpushd/" WEBPUSHD_VERSION;
+      if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT, reinterpret_cast<const unsigned char*>(kUa),
+                                       static_cast<int>(sizeof kUa - 1), p, end) != 0) {
+        return -1;
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      open_ = true;
+      if (!tx_.empty() || closing_) lws_callback_on_writable(wsi);
+      if (!finished_) {
+        try {
+          listener_->on_ws_open();
+        } catch (const std::exception& e) {
+          detail::log().error("listener failed on open: {}", e.what());
+        }
+      }
+      return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE: {
+      if (closing_ || finished_) return 0;
+      if (lws_frame_is_binary(wsi)) {
+        finish(DisconnectReason::protocol_violation, 0, "the service sent a binary frame");
+        return -1;
+      }
+      if (lws_is_first_fragment(wsi)) rx_.clear();
+      if (rx_.size() + len > max_frame_) {
+        finish(DisconnectReason::frame_too_large, 0, fmt::format("the service sent a frame over {} bytes", max_frame_));
+        return -1;
+      }
+      rx_.append(static_cast<const char*>(in), len);
+      if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+        std::string frame;
+        frame.swap(rx_);
+        try {
+          listener_->on_ws_text(frame);
+        } catch (const std::exception& e) {
+          detail::log().error("listener failed on a frame: {}", e.what());
+        }
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_CLIENT_WRITEABLE: {
+      if (!tx_.empty()) {
+        std::string& text = tx_.front();
+        std::string buf(LWS_PRE, '\0');
+        buf += text;
+        const int n =
+            lws_write(wsi, reinterpret_cast<unsigned char*>(buf.data()) + LWS_PRE, text.size(), LWS_WRITE_TEXT);
+        if (n < static_cast<int>(text.size())) {
+          finish(DisconnectReason::io_error, 0, "write to the service failed");
+          return -1;
+        }
+        tx_.pop_front();
+        if (!tx_.empty() || closing_) lws_callback_on_writable(wsi);
+        return 0;
+      }
+      if (closing_) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, nullptr, 0);
+        return -1;
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+      if (len >= 2 && in != nullptr) {
+        const auto* b = static_cast<const unsigned char*>(in);
+        peer_close_code_ = (b[0] << 8) | b[1];
+      } else {
+        peer_close_code_ = LWS_CLOSE_STATUS_NO_STATUS;
+      }
+      return 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+      const int err = errno;  // lws reports right after the failed syscall
+      wsi_ = nullptr;
+      std::string text = in != nullptr
+                             ? std::string(static_cast<const char*>(in), strnlen(static_cast<const char*>(in), 512))
+                             : "connection failed";
+      DisconnectReason why = classify_connect_error(text);
+      // "Unable to connect" says little; the socket's pending error says more.
+      int so_error = 0;
+      socklen_t so_len = sizeof so_error;
+      const lws_sockfd_type fd = wsi != nullptr ? lws_get_socket_fd(wsi) : -1;
+      if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len) == 0 && so_error != 0) {
+        if (so_error == ECONNREFUSED) why = DisconnectReason::connect_refused;
+        if (so_error == ETIMEDOUT) why = DisconnectReason::connect_timeout;
+        text += fmt::format(" ({})", std::strerror(so_error));
+      } else if (err == ECONNREFUSED) {
+        why = DisconnectReason::connect_refused;
+      }
+      finish(why, 0, text);
+      return 0;
+    }
+    case LWS_CALLBACK_CLIENT_CLOSED:
+      wsi_ = nullptr;
+      if (peer_close_code_ != 0) {
+        finish(DisconnectReason::server_close, peer_close_code_ == LWS_CLOSE_STATUS_NO_STATUS ? 0 : peer_close_code_,
+               "");
+      } else {
+        finish(DisconnectReason::io_error, 0, "the connection was lost without a close frame");
+      }
+      return 0;
+    case LWS_CALLBACK_WSI_DESTROY: wsi_ = nullptr; return 0;
+    default: return 0;
+  }
+}
+
+namespace detail {
+
+int ws_client_callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in, std::size_t len) noexcept {
+  auto* conn = wsi != nullptr ? static_cast<WsConnection*>(lws_get_opaque_user_data(wsi)) : nullptr;
+  if (conn == nullptr) {
+    // A connection its owner gave up: let it go.
+    return reason == LWS_CALLBACK_CLIENT_WRITEABLE || reason == LWS_CALLBACK_CLIENT_RECEIVE ? -1 : 0;
+  }
+  return conn->handle(wsi, reason, in, len);
+}
+
+}  // namespace detail
+}  // namespace webpush::transport
