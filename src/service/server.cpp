@@ -42,14 +42,17 @@ constexpr std::string_view kPingPayload = "webpushd";
 
 lws_usec_t to_usec(std::chrono::milliseconds ms) { return static_cast<lws_usec_t>(ms.count()) * LWS_US_PER_MS; }
 
-void lws_log(int level, const char* line) {
-  auto log = spdlog::get("lws");
-  if (!log) return;
-  std::string_view text(line);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-  // lws reports expected events (a peer vanishing, a refused bind) as errors;
-  // the service reports what matters itself, so lws stays at debug.
-  log->debug("{}{}", level & LLL_ERR ? "error: " : "", text);
+void lws_log(int level, const char* line) noexcept {
+  try {
+    auto log = spdlog::get("lws");
+    if (!log) return;
+    std::string_view text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    // lws reports expected events (a peer vanishing, a refused bind) as errors;
+    // the service reports what matters itself, so lws stays at debug.
+    log->debug("{}{}", level & LLL_ERR ? "error: " : "", text);
+  } catch (...) {
+  }
 }
 
 // lws_hdr_copy for a known token; nullopt when absent or empty.
