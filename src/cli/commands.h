@@ -14,6 +14,7 @@ struct RunOptions {
   bool no_notify = false;
   std::string jsonl;
   std::string exec;
+  double exec_timeout = 30;
   double ping_interval = 300;  // seconds
   double request_timeout = 10;
   double backoff_initial = 1;
@@ -21,11 +22,14 @@ struct RunOptions {
   bool insecure = false;
   std::string ca_file;
   std::string proxy;
+  double retention_days = 30;
+  std::int64_t retention_messages = 10'000;
 };
 
 /// Adds the options of `run` to `sub`.
 void add_run_options(CLI::App& sub, RunOptions& o);
-int run_daemon(const GlobalOptions& g, const RunOptions& o);
+/// `sub` tells which flags were given (they override the config file).
+int run_daemon(const GlobalOptions& g, const RunOptions& o, const CLI::App& sub);
 
 struct SubscribeOptions {
   std::string name;

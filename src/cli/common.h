@@ -21,6 +21,7 @@ struct GlobalOptions {
   std::string server = kDefaultServer;
   int verbose = 0;
   bool quiet = false;
+  bool server_given = false;  ///< --server was on the command line
 };
 
 /// $XDG_STATE_HOME/webpushd, else ~/.local/state/webpushd.

@@ -87,11 +87,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every other parse error is a usage error (docs/cli.md).
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
 
   try {
-    if (run->parsed()) return run_daemon(g, run_options);
+    g.server_given = app.count("--server") > 0;
+    if (run->parsed()) return run_daemon(g, run_options, *run);
     if (subscribe->parsed()) return run_subscribe(g, subscribe_options);
     if (send->parsed()) return run_send(g, send_options);
     if (keygen->parsed()) return run_vapid_keygen(vapid_key_path);

@@ -1,0 +1,164 @@
+#include "config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace webpush::cli {
+
+std::string_view to_string(ConfigErrc e) noexcept {
+  switch (e) {
+    case ConfigErrc::unreadable: return "unreadable";
+    case ConfigErrc::syntax: return "syntax";
+    case ConfigErrc::unknown_key: return "unknown_key";
+    case ConfigErrc::wrong_type: return "wrong_type";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string where(const std::string& origin, const toml::node& node) {
+  return fmt::format("{}:{}", origin, node.source().begin.line);
+}
+
+// Reads one value, checking its type; numbers may be written as integers or floats.
+template <class T>
+Result<void> read(const toml::table& table, const std::string& prefix, const char* key, std::optional<T>& out,
+                  const std::string& origin) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return {};
+  const std::string name = prefix.empty() ? key : prefix + "." + key;
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (auto v = node->value<std::string>(); v && node->is_string()) {
+      out = *v;
+      return {};
+    }
+    return fail(ConfigErrc::wrong_type, fmt::format("{}: '{}' must be a string", where(origin, *node), name));
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (node->is_boolean()) {
+      out = *node->value<bool>();
+      return {};
+    }
+    return fail(ConfigErrc::wrong_type, fmt::format("{}: '{}' must be true or false", where(origin, *node), name));
+  } else if constexpr (std::is_same_v<T, std::int64_t>) {
+    if (node->is_integer() && *node->value<std::int64_t>() >= 0) {
+      out = *node->value<std::int64_t>();
+      return {};
+    }
+    return fail(ConfigErrc::wrong_type,
+                fmt::format("{}: '{}' must be a non-negative integer", where(origin, *node), name));
+  } else {
+    if ((node->is_integer() || node->is_floating_point()) && *node->value<double>() > 0) {
+      out = *node->value<double>();
+      return {};
+    }
+    return fail(ConfigErrc::wrong_type, fmt::format("{}: '{}' must be a positive number", where(origin, *node), name));
+  }
+}
+
+Result<void> check_keys(const toml::table& table, const std::string& prefix, const std::set<std::string>& known,
+                        const std::string& origin) {
+  for (const auto& [key, node] : table) {
+    const std::string k(key.str());
+    if (known.count(k) == 0) {
+      return fail(ConfigErrc::unknown_key,
+                  fmt::format("{}: unknown key '{}'", where(origin, node), prefix.empty() ? k : prefix + "." + k));
+    }
+  }
+  return {};
+}
+
+#define WEBPUSH_TRY(expr)                                         \
+  do {                                                            \
+    if (auto _r = (expr); !_r) return tl::unexpected(_r.error()); \
+  } while (0)
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& origin) {
+  toml::table root;
+  try {
+    // Debian's toml++ is built with exceptions: parse errors arrive as one.
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& err) {
+    return fail(ConfigErrc::syntax,
+                fmt::format("{}:{}: {}", origin, err.source().begin.line, std::string(err.description())));
+  }
+  Config c;
+  WEBPUSH_TRY(check_keys(root, "", {"server", "log_level", "connection", "sinks", "retention"}, origin));
+  WEBPUSH_TRY(read(root, "", "server", c.server, origin));
+  WEBPUSH_TRY(read(root, "", "log_level", c.log_level, origin));
+  if (c.log_level && *c.log_level != "trace" && *c.log_level != "debug" && *c.log_level != "info" &&
+      *c.log_level != "warn" && *c.log_level != "error") {
+    return fail(ConfigErrc::wrong_type, fmt::format("{}: 'log_level' must be trace, debug, info, warn or error",
+                                                    where(origin, *root.get("log_level"))));
+  }
+  auto section = [&](const char* name) -> Result<const toml::table*> {
+    const toml::node* node = root.get(name);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) {
+      return fail(ConfigErrc::wrong_type,
+                  fmt::format("{}: '{}' must be a table ([{}])", where(origin, *node), name, name));
+    }
+    return node->as_table();
+  };
+  auto conn = section("connection");
+  if (!conn) return tl::unexpected(conn.error());
+  if (*conn) {
+    const auto& t = **conn;
+    WEBPUSH_TRY(check_keys(
+        t, "connection",
+        {"ping_interval", "request_timeout", "backoff_initial", "backoff_max", "insecure", "ca_file", "proxy"},
+        origin));
+    WEBPUSH_TRY(read(t, "connection", "ping_interval", c.ping_interval, origin));
+    WEBPUSH_TRY(read(t, "connection", "request_timeout", c.request_timeout, origin));
+    WEBPUSH_TRY(read(t, "connection", "backoff_initial", c.backoff_initial, origin));
+    WEBPUSH_TRY(read(t, "connection", "backoff_max", c.backoff_max, origin));
+    WEBPUSH_TRY(read(t, "connection", "insecure", c.insecure, origin));
+    WEBPUSH_TRY(read(t, "connection", "ca_file", c.ca_file, origin));
+    WEBPUSH_TRY(read(t, "connection", "proxy", c.proxy, origin));
+  }
+  auto sinks = section("sinks");
+  if (!sinks) return tl::unexpected(sinks.error());
+  if (*sinks) {
+    const auto& t = **sinks;
+    WEBPUSH_TRY(check_keys(t, "sinks", {"notify", "jsonl", "exec", "exec_timeout"}, origin));
+    WEBPUSH_TRY(read(t, "sinks", "notify", c.notify, origin));
+    WEBPUSH_TRY(read(t, "sinks", "jsonl", c.jsonl, origin));
+    WEBPUSH_TRY(read(t, "sinks", "exec", c.exec, origin));
+    WEBPUSH_TRY(read(t, "sinks", "exec_timeout", c.exec_timeout, origin));
+  }
+  auto retention = section("retention");
+  if (!retention) return tl::unexpected(retention.error());
+  if (*retention) {
+    const auto& t = **retention;
+    WEBPUSH_TRY(check_keys(t, "retention", {"max_age_days", "max_messages"}, origin));
+    WEBPUSH_TRY(read(t, "retention", "max_age_days", c.retention_max_age_days, origin));
+    WEBPUSH_TRY(read(t, "retention", "max_messages", c.retention_max_messages, origin));
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(ConfigErrc::unreadable, fmt::format("cannot read config file {}", path.string()));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return parse_config(s.str(), path.string());
+}
+
+std::filesystem::path default_config_path() {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/') {
+    return std::filesystem::path(xdg) / "webpushd" / "config.toml";
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr && *home != '\0' ? home : "/tmp") / ".config" / "webpushd" /
+         "config.toml";
+}
+
+}  // namespace webpush::cli
