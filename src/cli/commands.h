@@ -69,3 +69,19 @@ void add_vapid_keygen_options(CLI::App& sub, std::string& path);
 int run_vapid_keygen(const std::string& path);
 
 }  // namespace webpush::cli
+
+namespace webpush::cli {
+
+struct UnsubscribeOptions {
+  std::string target;  ///< NAME or ID
+  bool insecure = false;
+  double timeout = 30;
+};
+
+void add_unsubscribe_options(CLI::App& sub, UnsubscribeOptions& o);
+int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o);
+
+void add_status_options(CLI::App& sub, bool& json);
+int run_status(const GlobalOptions& g, bool json);
+
+}  // namespace webpush::cli

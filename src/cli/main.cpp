@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "inbox_commands.h"
 #include "serve.h"
 #include "webpushd_version.h"
 
@@ -25,10 +26,6 @@ struct Planned {
 // Subcommands of the command-line contract that this build does not carry yet.
 // They are listed so that --help describes the whole tool honestly.
 constexpr Planned kPlanned[] = {
-    {"unsubscribe", "unregister a subscription and delete its keys (not yet available)"},
-    {"list", "list subscriptions (not yet available)"},
-    {"messages", "show received messages from the inbox (not yet available)"},
-    {"status", "show the daemon's connection state and counters (not yet available)"},
     {"demo", "the whole loop on this machine: service, subscription, message, notification (not yet available)"},
 };
 
@@ -65,6 +62,15 @@ int main(int argc, char** argv) {
       "subscribe", "create a subscription and print its PushSubscription JSON (connects to the service itself)");
   add_subscribe_options(*subscribe, subscribe_options);
 
+  UnsubscribeOptions unsubscribe_options;
+  auto* unsubscribe = app.add_subcommand("unsubscribe", "unregister a subscription and delete its keys");
+  add_unsubscribe_options(*unsubscribe, unsubscribe_options);
+
+  bool status_json = false;
+  auto* status = app.add_subcommand(
+      "status", "show the daemon's connection state, uaid, server and counters (exit 1 when not connected)");
+  add_status_options(*status, status_json);
+
   SendCommandOptions send_options;
   auto* send = app.add_subcommand("send", "encrypt, sign (VAPID) and POST a message to a subscription");
   add_send_options(*send, send_options);
@@ -76,6 +82,15 @@ int main(int argc, char** argv) {
   ServeOptions serve_options;
   auto* serve = app.add_subcommand("serve", "run the embedded autopush-compatible push service");
   add_serve_options(*serve, serve_options);
+
+  ListOptions list_options;
+  auto* list = app.add_subcommand("list", "list subscriptions (a table, or JSON with --json)");
+  add_list_options(*list, list_options);
+
+  MessagesOptions messages_options;
+  auto* messages =
+      app.add_subcommand("messages", "show received messages from the inbox (a table, or JSON lines with --json)");
+  add_messages_options(*messages, messages_options);
 
   std::vector<CLI::App*> planned;
   for (const auto& p : kPlanned) {
@@ -95,9 +110,13 @@ int main(int argc, char** argv) {
     g.server_given = app.count("--server") > 0;
     if (run->parsed()) return run_daemon(g, run_options, *run);
     if (subscribe->parsed()) return run_subscribe(g, subscribe_options);
+    if (unsubscribe->parsed()) return run_unsubscribe(g, unsubscribe_options);
+    if (status->parsed()) return run_status(g, status_json);
     if (send->parsed()) return run_send(g, send_options);
     if (keygen->parsed()) return run_vapid_keygen(vapid_key_path);
     if (serve->parsed()) return run_serve(serve_options, g.state_dir, g.verbose, g.quiet);
+    if (list->parsed()) return run_list(g, list_options);
+    if (messages->parsed()) return run_messages(g, messages_options);
   } catch (const std::exception& e) {
     print_error(e.what());
     return kExitFailure;

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "config.h"
 #include "webpush/daemon/agent.h"
+#include "webpush/daemon/control.h"
 #include "webpush/daemon/netlink.h"
 #include "webpush/sinks/jsonl.h"
 #include "webpush/store/store.h"
@@ -254,6 +255,12 @@ int run_daemon(const GlobalOptions& g, const RunOptions& flags, const CLI::App& 
       print_error(signals.error().message());
       return kExitFailure;
     }
+    auto control = daemon::ControlServer::create(**loop, agent, *store, daemon::control_socket_path(dir));
+    if (!control) {
+      print_error(control.error().message());
+      return kExitFailure;
+    }
+    agent.set_event_observer([&](const sinks::Event& e) { (*control)->broadcast(e); });
     auto netlink = daemon::NetlinkWatcher::create(**loop, [&] { agent.on_network_change(); });
     if (!netlink) log->warn("no network change notifications: {}", netlink.error().message());
 

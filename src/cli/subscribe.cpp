@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "control_client.h"
 #include "webpush/core/base64url.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/daemon/agent.h"
@@ -54,6 +55,21 @@ int run_subscribe(const GlobalOptions& g, const SubscribeOptions& o) {
     }
     key = std::move(*decoded);
   }
+  const std::string name = o.name.empty() ? generated_name() : o.name;
+  // A running daemon owns the connection and the store: ask it.
+  if (auto control = ControlClient::connect(state_dir(g))) {
+    std::fprintf(stderr, "webpushd: asking the running daemon to subscribe ...\n");
+    nlohmann::json req = {{"cmd", "subscribe"}, {"name", name}};
+    if (key) req["vapid_key"] = base64url_encode(*key);
+    auto reply = control->request(req, std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000)));
+    if (!reply) {
+      print_error(reply.error().message());
+      return kExitFailure;
+    }
+    std::printf("%s\n", reply->at("subscription").dump().c_str());
+    std::fprintf(stderr, "webpushd: subscription '%s' created\n", name.c_str());
+    return kExitOk;
+  }
   auto store = store::Store::open(state_dir(g), store::OpenMode::client);
   if (!store) {
     print_error(store.error().message());
@@ -81,7 +97,6 @@ int run_subscribe(const GlobalOptions& g, const SubscribeOptions& o) {
     });
     deadline.arm(Duration(static_cast<std::int64_t>(o.timeout * 1000)));
     std::fprintf(stderr, "webpushd: registering with %s ...\n", g.server.c_str());
-    const std::string name = o.name.empty() ? generated_name() : o.name;
     agent.subscribe(name, key, [&](Result<store::Subscription> sub) {
       deadline.cancel();
       if (sub) {

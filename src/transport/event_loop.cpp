@@ -50,6 +50,9 @@ int raw_callback(lws* wsi, lws_callback_reasons reason, void*, void*, std::size_
     case LWS_CALLBACK_RAW_RX_FILE:
       if (watch != nullptr) watch->dispatch_readable();
       return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+      if (watch != nullptr) watch->dispatch_writable();
+      return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
       if (watch != nullptr) watch->detached();
       return 0;
@@ -179,9 +182,11 @@ void Timer::cancel() { lws_sul_cancel(&impl_->sul); }
 
 // ---- FdWatch --------------------------------------------------------------------
 
-Result<std::unique_ptr<FdWatch>> FdWatch::create(EventLoop& loop, int fd, std::function<void()> on_readable) {
+Result<std::unique_ptr<FdWatch>> FdWatch::create(EventLoop& loop, int fd, std::function<void()> on_readable,
+                                                 std::function<void()> on_writable) {
   std::unique_ptr<FdWatch> watch(new FdWatch());
   watch->on_readable_ = std::move(on_readable);
+  watch->on_writable_ = std::move(on_writable);
   lws_sock_file_fd_type desc{};
   desc.filefd = fd;
   watch->wsi_ = lws_adopt_descriptor_vhost(loop.vhost(), LWS_ADOPT_RAW_FILE_DESC, desc, detail::kRawProtocol, nullptr);
@@ -195,7 +200,21 @@ FdWatch::~FdWatch() {
     // Detach first so the close callback does not reach a dying object; lws
     // closes the descriptor with the wsi.
     lws_set_opaque_user_data(wsi_, nullptr);
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_SYNC);
+    // Async: the owner may be destroying this watch from inside its own callback.
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+  }
+}
+
+void FdWatch::want_writable() {
+  if (wsi_ != nullptr) lws_callback_on_writable(wsi_);
+}
+
+void FdWatch::dispatch_writable() noexcept {
+  if (!on_writable_) return;
+  try {
+    on_writable_();
+  } catch (const std::exception& e) {
+    detail::log().error("descriptor callback failed: {}", e.what());
   }
 }
 

@@ -75,19 +75,25 @@ class Timer {
 class FdWatch {
  public:
   /// Errors: Errc::setup.
-  static Result<std::unique_ptr<FdWatch>> create(EventLoop& loop, int fd, std::function<void()> on_readable);
+  static Result<std::unique_ptr<FdWatch>> create(EventLoop& loop, int fd, std::function<void()> on_readable,
+                                                 std::function<void()> on_writable = nullptr);
   ~FdWatch();
   FdWatch(const FdWatch&) = delete;
   FdWatch& operator=(const FdWatch&) = delete;
 
+  /// Asks for one on_writable call when the descriptor can take more data.
+  void want_writable();
+
   /// Called by the loop's raw-descriptor protocol; not for users.
   void dispatch_readable() noexcept;
+  void dispatch_writable() noexcept;
   void detached() noexcept { wsi_ = nullptr; }
 
  private:
   FdWatch() = default;
   lws* wsi_ = nullptr;
   std::function<void()> on_readable_;
+  std::function<void()> on_writable_;
 };
 
 /// A one-shot timer on CLOCK_BOOTTIME (timerfd): its deadline counts time spent

@@ -1,0 +1,188 @@
+// `webpushd unsubscribe NAME|ID` and `webpushd status`.
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "control_client.h"
+#include "webpush/daemon/agent.h"
+#include "webpush/daemon/control.h"
+#include "webpush/store/store.h"
+#include "webpush/transport/event_loop.h"
+#include "webpush/transport/ws_client.h"
+
+namespace webpush::cli {
+
+void add_unsubscribe_options(CLI::App& sub, UnsubscribeOptions& o) {
+  sub.add_option("subscription", o.target, "the subscription's name or id")->required()->type_name("NAME|ID");
+  sub.add_flag("--insecure", o.insecure, "allow plain ws:// to a host that is not loopback");
+  sub.add_option("--timeout", o.timeout, "seconds to wait for the push service")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 600.0));
+}
+
+namespace {
+
+std::optional<std::int64_t> as_id(const std::string& s) {
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoll(s);
+}
+
+}  // namespace
+
+int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o) {
+  GlobalOptions quiet = g;
+  if (g.verbose == 0) quiet.quiet = true;
+  setup_logging(quiet);
+  if (auto control = ControlClient::connect(state_dir(g))) {
+    nlohmann::json req = {{"cmd", "unsubscribe"}};
+    // A subscription named like a number is found by name first.
+    if (const auto id = as_id(o.target)) {
+      auto list = control->request({{"cmd", "list"}});
+      bool named = false;
+      if (list) {
+        for (const auto& s : list->at("subscriptions")) named = named || s.value("name", "") == o.target;
+      }
+      if (named) {
+        req["name"] = o.target;
+      } else {
+        req["id"] = *id;
+      }
+    } else {
+      req["name"] = o.target;
+    }
+    auto reply = control->request(req, std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000)));
+    if (!reply) {
+      print_error(reply.error().message());
+      return kExitFailure;
+    }
+    return kExitOk;
+  }
+
+  auto store = store::Store::open(state_dir(g), store::OpenMode::client);
+  if (!store) {
+    print_error(store.error().message());
+    return kExitFailure;
+  }
+  auto sub = store->find_subscription_by_name(o.target);
+  if (sub && !*sub) {
+    if (const auto id = as_id(o.target)) sub = store->find_subscription_by_id(*id);
+  }
+  if (!sub) {
+    print_error(sub.error().message());
+    return kExitFailure;
+  }
+  if (!*sub) {
+    print_error(fmt::format("no subscription named '{}'", o.target));
+    return kExitFailure;
+  }
+  // Tell the service the subscription belongs to.
+  const std::string server = (*sub)->server;
+  if (auto ok = transport::check_server_url(server, o.insecure); !ok) {
+    print_error(ok.error().message());
+    return kExitUsage;
+  }
+  auto loop = transport::EventLoop::create({"", proxy_for(server, ""), true});
+  if (!loop) {
+    print_error(loop.error().message());
+    return kExitFailure;
+  }
+  daemon::AgentOptions options;
+  options.server = server;
+  options.insecure = o.insecure;
+  options.deliver = false;
+  SystemClock clock;
+  RandomJitter jitter;
+  int exit_code = kExitFailure;
+  {
+    daemon::Agent agent(**loop, *store, options, clock, jitter);
+    transport::Timer stop_timer(**loop, [&] { (*loop)->stop(); });
+    transport::Timer deadline(**loop, [&] {
+      // The keys are already gone; only the courtesy to the service is missing.
+      std::fprintf(stderr, "webpushd: deleted locally; %s did not confirm within %.0f s\n", server.c_str(), o.timeout);
+      exit_code = kExitOk;
+      agent.shutdown();
+      stop_timer.arm(Duration{200});
+    });
+    deadline.arm(Duration(static_cast<std::int64_t>(o.timeout * 1000)));
+    if (auto ok = agent.start(); !ok) {
+      print_error(ok.error().message());
+      return kExitFailure;
+    }
+    agent.unsubscribe((*sub)->id, [&](Result<void> r) {
+      deadline.cancel();
+      if (r) {
+        exit_code = kExitOk;
+      } else {
+        print_error(r.error().message());
+      }
+      agent.shutdown();
+      stop_timer.arm(Duration{200});
+    });
+    (*loop)->run();
+  }
+  return exit_code;
+}
+
+void add_status_options(CLI::App& sub, bool& json) { sub.add_flag("--json", json, "print the status as JSON"); }
+
+int run_status(const GlobalOptions& g, bool json) {
+  auto control = ControlClient::connect(state_dir(g));
+  nlohmann::ordered_json status;
+  if (control) {
+    auto reply = control->request({{"cmd", "status"}}, std::chrono::seconds(5));
+    if (!reply) {
+      print_error(reply.error().message());
+      return kExitFailure;
+    }
+    status = reply->at("status");
+  } else {
+    // No daemon: say so, with what the store knows.
+    status = {{"state", "not running"}, {"connected", false}, {"detail", "no webpushd daemon is running"}};
+    auto store = store::Store::open(state_dir(g), store::OpenMode::read_only);
+    if (store) {
+      auto subs = store->list_subscriptions();
+      if (subs) status["subscriptions"] = subs->size();
+      if (auto stats = store->inbox_stats()) {
+        status["inbox"] = {{"stored", stats->stored}, {"delivered", stats->delivered}, {"failed", stats->failed}};
+      }
+      if (subs && !subs->empty()) {
+        status["server"] = subs->front().server;
+        if (auto uaid = store->get_uaid(subs->front().server); uaid && *uaid) status["uaid"] = **uaid;
+      }
+    }
+  }
+  const bool connected = status.value("connected", false);
+  if (json) {
+    std::printf("%s\n", status.dump().c_str());
+  } else {
+    auto field = [&](const char* label, const char* key) {
+      const auto it = status.find(key);
+      if (it == status.end() || it->is_null()) return;
+      std::printf("%-16s %s\n", label, it->is_string() ? it->get<std::string>().c_str() : it->dump().c_str());
+    };
+    field("state", "state");
+    field("detail", "detail");
+    field("server", "server");
+    field("uaid", "uaid");
+    field("connected since", "connected_since");
+    field("last message", "last_message_at");
+    field("subscriptions", "subscriptions");
+    if (const auto it = status.find("inbox"); it != status.end()) {
+      std::printf("%-16s %lld stored, %lld delivered, %lld failed\n", "inbox",
+                  static_cast<long long>(it->value("stored", 0)), static_cast<long long>(it->value("delivered", 0)),
+                  static_cast<long long>(it->value("failed", 0)));
+    }
+    if (const auto it = status.find("counters"); it != status.end()) {
+      std::printf("%-16s %lld received, %lld duplicates, %lld decrypt errors, %lld reconnects\n", "counters",
+                  static_cast<long long>(it->value("received", 0)), static_cast<long long>(it->value("duplicates", 0)),
+                  static_cast<long long>(it->value("decrypt_errors", 0)),
+                  static_cast<long long>(it->value("reconnects", 0)));
+    }
+  }
+  // Scripts and monitoring use the exit code: 1 when not connected.
+  return connected ? kExitOk : kExitFailure;
+}
+
+}  // namespace webpush::cli

@@ -1,0 +1,296 @@
+#include "webpush/daemon/control.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "webpush/core/base64url.h"
+#include "webpush/sinks/sink.h"
+
+namespace webpush::daemon {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+std::filesystem::path control_socket_path(const std::filesystem::path& state_dir) { return state_dir / "control.sock"; }
+
+namespace {
+
+std::string error_line(std::string_view message) {
+  return ordered_json{{"ok", false}, {"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+ordered_json subscription_object(const store::Subscription& s) {
+  ordered_json j;
+  j["id"] = s.id;
+  j["name"] = s.name;
+  j["state"] = std::string(store::to_string(s.state));
+  j["server"] = s.server;
+  j["endpoint"] = s.endpoint;
+  j["created_at"] = sinks::rfc3339(s.created_at);
+  j["subscription"] = ordered_json::parse(subscription_json(s));
+  return j;
+}
+
+}  // namespace
+
+std::string status_json(const AgentStatus& s, store::Store& store) {
+  ordered_json j;
+  j["state"] = std::string(protocol::to_string(s.state));
+  j["connected"] = s.state == protocol::SessionState::ready;
+  j["detail"] = s.detail;
+  j["server"] = s.server;
+  j["uaid"] = s.uaid ? ordered_json(*s.uaid) : ordered_json(nullptr);
+  j["connected_since"] =
+      s.connected_since_ms ? ordered_json(sinks::rfc3339(*s.connected_since_ms)) : ordered_json(nullptr);
+  j["last_message_at"] = s.last_message_ms ? ordered_json(sinks::rfc3339(*s.last_message_ms)) : ordered_json(nullptr);
+  j["counters"] = {{"received", s.counters.received},
+                   {"duplicates", s.counters.duplicates},
+                   {"decrypt_errors", s.counters.decrypt_errors},
+                   {"reconnects", s.counters.reconnects}};
+  if (auto n = store.count_subscriptions()) j["subscriptions"] = *n;
+  if (auto stats = store.inbox_stats()) {
+    j["inbox"] = {{"stored", stats->stored}, {"delivered", stats->delivered}, {"failed", stats->failed}};
+  }
+  return j.dump();
+}
+
+struct ControlServer::Client {
+  int fd = -1;
+  std::unique_ptr<transport::FdWatch> watch;
+  std::string in;
+  std::string out;
+  bool watching = false;
+  bool closing = false;  // close once `out` is written
+};
+
+ControlServer::ControlServer(transport::EventLoop& loop, Agent& agent, store::Store& store, std::filesystem::path path)
+    : loop_(&loop), agent_(&agent), store_(&store), path_(std::move(path)) {}
+
+Result<std::unique_ptr<ControlServer>> ControlServer::create(transport::EventLoop& loop, Agent& agent,
+                                                             store::Store& store, const std::filesystem::path& path) {
+  std::unique_ptr<ControlServer> s(new ControlServer(loop, agent, store, path));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string p = path.string();
+  if (p.size() >= sizeof addr.sun_path) {
+    return fail(transport::Errc::setup, fmt::format("control socket path too long: {}", p));
+  }
+  std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
+  s->listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->listen_fd_ < 0) return fail(transport::Errc::setup, fmt::format("control socket: {}", std::strerror(errno)));
+  ::unlink(p.c_str());  // a stale socket from a crashed daemon (the state-dir lock says none runs)
+  // Created 0600 from the start: no window in which another user could connect.
+  const mode_t old = umask(0177);
+  const int bound = bind(s->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  umask(old);
+  if (bound != 0 || listen(s->listen_fd_, 16) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(s->listen_fd_);
+    s->listen_fd_ = -1;
+    return fail(transport::Errc::setup, fmt::format("cannot listen on {}: {}", p, why));
+  }
+  ControlServer* raw = s.get();
+  auto watch = transport::FdWatch::create(loop, s->listen_fd_, [raw] { raw->accept_clients(); });
+  if (!watch) {
+    s->listen_fd_ = -1;
+    return tl::unexpected(watch.error());
+  }
+  s->listen_watch_ = std::move(*watch);
+  return s;
+}
+
+ControlServer::~ControlServer() {
+  *alive_ = false;
+  clients_.clear();
+  listen_watch_.reset();
+  ::unlink(path_.c_str());
+}
+
+void ControlServer::accept_clients() {
+  for (;;) {
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    const int id = next_id_++;
+    auto client = std::make_unique<Client>();
+    client->fd = fd;
+    auto watch = transport::FdWatch::create(
+        *loop_, fd, [this, id] { on_readable(id); }, [this, id] { on_writable(id); });
+    if (!watch) continue;  // the fd was closed by the failed adoption
+    client->watch = std::move(*watch);
+    clients_.emplace(id, std::move(client));
+  }
+}
+
+void ControlServer::drop(int id) { clients_.erase(id); }
+
+void ControlServer::on_readable(int id) {
+  const auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  Client& c = *it->second;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(c.fd, buf, sizeof buf);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      drop(id);  // the peer went away
+      return;
+    }
+    if (n < 0) break;
+    if (c.closing) continue;  // discard what follows an oversized line
+    c.in.append(buf, static_cast<std::size_t>(n));
+    std::size_t nl;
+    while ((nl = c.in.find('\n')) != std::string::npos) {
+      std::string line = c.in.substr(0, nl);
+      c.in.erase(0, nl + 1);
+      handle_line(id, line);
+      if (clients_.find(id) == clients_.end()) return;
+    }
+    if (c.in.size() > kControlMaxLine) {
+      c.in.clear();
+      c.closing = true;
+      reply(id, error_line(fmt::format("request line longer than {} bytes", kControlMaxLine)));
+      return;
+    }
+  }
+}
+
+void ControlServer::on_writable(int id) {
+  const auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  Client& c = *it->second;
+  while (!c.out.empty()) {
+    const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) {
+        c.watch->want_writable();
+        return;
+      }
+      drop(id);
+      return;
+    }
+    c.out.erase(0, static_cast<std::size_t>(n));
+  }
+  if (c.closing) drop(id);
+}
+
+void ControlServer::reply(int id, const std::string& json_line) {
+  const auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  Client& c = *it->second;
+  // A watcher that stops reading must not make the daemon buffer without end.
+  if (c.out.size() > 4 * 1024 * 1024) {
+    drop(id);
+    return;
+  }
+  c.out += json_line;
+  c.out += '\n';
+  on_writable(id);
+}
+
+void ControlServer::broadcast(const sinks::Event& event) {
+  const std::string line = "{\"event\":" + sinks::to_json_line(event) + "}";
+  std::vector<int> ids;
+  for (const auto& [id, c] : clients_) {
+    if (c->watching) ids.push_back(id);
+  }
+  for (const int id : ids) reply(id, line);
+}
+
+void ControlServer::handle_line(int id, const std::string& line) {
+  const json req = json::parse(line, nullptr, false);
+  if (req.is_discarded() || !req.is_object()) {
+    reply(id, error_line("request is not a JSON object"));
+    return;
+  }
+  const auto cmd_it = req.find("cmd");
+  if (cmd_it == req.end() || !cmd_it->is_string()) {
+    reply(id, error_line("request has no \"cmd\" string"));
+    return;
+  }
+  const std::string cmd = cmd_it->get<std::string>();
+  auto string_field = [&](const char* name) -> std::optional<std::string> {
+    const auto it = req.find(name);
+    if (it == req.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+
+  if (cmd == "status") {
+    reply(id, "{\"ok\":true,\"status\":" + status_json(agent_->status(), *store_) + "}");
+  } else if (cmd == "list") {
+    auto subs = store_->list_subscriptions();
+    if (!subs) {
+      reply(id, error_line(subs.error().message()));
+      return;
+    }
+    ordered_json arr = ordered_json::array();
+    for (const auto& s : *subs) arr.push_back(subscription_object(s));
+    reply(id, ordered_json{{"ok", true}, {"subscriptions", std::move(arr)}}.dump());
+  } else if (cmd == "watch") {
+    clients_[id]->watching = true;
+    reply(id, R"({"ok":true})");
+  } else if (cmd == "subscribe") {
+    const auto name = string_field("name");
+    if (!name || name->empty() || name->size() > 128) {
+      reply(id, error_line("subscribe needs a \"name\" of 1 to 128 characters"));
+      return;
+    }
+    std::optional<Bytes> key;
+    if (const auto k = string_field("vapid_key")) {
+      auto decoded = base64_any_decode(*k);
+      if (!decoded) {
+        reply(id, error_line("vapid_key is not base64url: " + decoded.error().message()));
+        return;
+      }
+      key = std::move(*decoded);
+    }
+    std::weak_ptr<bool> alive = alive_;
+    agent_->subscribe(*name, key, [this, alive, id](Result<store::Subscription> sub) {
+      if (alive.expired() || !*alive.lock()) return;
+      if (!sub) {
+        reply(id, error_line(sub.error().message()));
+        return;
+      }
+      ordered_json j = {{"ok", true}, {"id", sub->id}, {"name", sub->name}};
+      j["subscription"] = ordered_json::parse(subscription_json(*sub));
+      reply(id, j.dump());
+    });
+  } else if (cmd == "unsubscribe") {
+    std::optional<std::int64_t> sub_id;
+    if (const auto it = req.find("id"); it != req.end() && it->is_number_integer()) sub_id = it->get<std::int64_t>();
+    if (!sub_id) {
+      if (const auto name = string_field("name")) {
+        auto sub = store_->find_subscription_by_name(*name);
+        if (!sub) {
+          reply(id, error_line(sub.error().message()));
+          return;
+        }
+        if (!*sub) {
+          reply(id, error_line(fmt::format("no subscription named '{}'", *name)));
+          return;
+        }
+        sub_id = (*sub)->id;
+      }
+    }
+    if (!sub_id) {
+      reply(id, error_line("unsubscribe needs a \"name\" or an \"id\""));
+      return;
+    }
+    std::weak_ptr<bool> alive = alive_;
+    agent_->unsubscribe(*sub_id, [this, alive, id](Result<void> r) {
+      if (alive.expired() || !*alive.lock()) return;
+      reply(id, r ? std::string(R"({"ok":true})") : error_line(r.error().message()));
+    });
+  } else {
+    reply(id, error_line(fmt::format("unknown command '{}'", cmd.substr(0, 64))));
+  }
+}
+
+}  // namespace webpush::daemon
