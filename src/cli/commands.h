@@ -85,3 +85,16 @@ void add_status_options(CLI::App& sub, bool& json);
 int run_status(const GlobalOptions& g, bool json);
 
 }  // namespace webpush::cli
+
+namespace webpush::cli {
+
+struct DemoOptions {
+  std::string message = "Hello from webpushd: a real, encrypted Web Push message";
+  bool keep = false;
+  double timeout = 15;
+};
+
+void add_demo_options(CLI::App& sub, DemoOptions& o);
+int run_demo(const GlobalOptions& g, const DemoOptions& o);
+
+}  // namespace webpush::cli

@@ -1,0 +1,257 @@
+// `webpushd demo`: the whole loop on this machine, step by step — the embedded
+// push service on an ephemeral loopback port, a daemon with a temporary state
+// directory, a subscription, a real encrypted push sent with `send`'s code path,
+// its arrival, decryption and display, and the end-to-end latency. Everything
+// it starts it stops, and its temporary files are removed.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "control_client.h"
+#include "sender.h"
+#include "webpush/core/base64url.h"
+
+namespace webpush::cli {
+
+void add_demo_options(CLI::App& sub, DemoOptions& o) {
+  sub.add_option("--message", o.message, "the text to push")->capture_default_str();
+  sub.add_flag("--keep", o.keep, "keep the temporary directory (its path is printed)");
+  sub.add_option("--timeout", o.timeout, "seconds each step may take")->capture_default_str()->check(CLI::Range(1.0, 600.0));
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+struct StepFailed {
+  std::string why;
+};
+
+// A child process of this same binary, with stdout read line by line and
+// stderr kept in a log file for the error report.
+class Child {
+ public:
+  Child(const std::vector<std::string>& args, const std::filesystem::path& log) : log_(log) {
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) != 0) throw StepFailed{"pipe failed"};
+    const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    pid_ = fork();
+    if (pid_ < 0) throw StepFailed{"fork failed"};
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      dup2(out[1], 1);
+      if (err >= 0) dup2(err, 2);
+      std::vector<char*> argv;
+      std::vector<std::string> copy = args;
+      for (auto& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv("/proc/self/exe", argv.data());
+      _exit(127);
+    }
+    if (err >= 0) ::close(err);
+    ::close(out[1]);
+    fd_ = out[0];
+  }
+  ~Child() {
+    stop();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  /// The next stdout line, or nullopt at the deadline or EOF.
+  std::optional<std::string> line(Clock::time_point deadline) {
+    for (;;) {
+      if (const auto nl = buf_.find('\n'); nl != std::string::npos) {
+        std::string l = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return l;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char b[4096];
+      const ssize_t n = ::read(fd_, b, sizeof b);
+      if (n <= 0) return std::nullopt;
+      buf_.append(b, static_cast<std::size_t>(n));
+    }
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 100 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) ::usleep(20'000);
+    if (waitpid(pid_, nullptr, WNOHANG) == 0) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    pid_ = -1;
+  }
+  /// The last lines of the child's stderr, for an error report.
+  [[nodiscard]] std::string log_tail() const {
+    FILE* f = std::fopen(log_.c_str(), "r");
+    if (f == nullptr) return "";
+    std::string all;
+    char b[4096];
+    std::size_t n;
+    while ((n = std::fread(b, 1, sizeof b, f)) > 0) all.append(b, n);
+    std::fclose(f);
+    if (all.size() > 600) all = "..." + all.substr(all.size() - 600);
+    return all;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string buf_;
+  std::filesystem::path log_;
+};
+
+class Steps {
+ public:
+  explicit Steps(int total) : total_(total) {}
+  template <class F>
+  auto run(const std::string& what, F&& f) {
+    ++n_;
+    std::printf("[%d/%d] %-56s", n_, total_, what.c_str());
+    std::fflush(stdout);
+    const auto start = Clock::now();
+    try {
+      auto result = f();
+      std::printf(" ok  %8.1f ms\n", ms_since(start));
+      return result;
+    } catch (const StepFailed& e) {
+      std::printf(" FAILED\n");
+      std::fflush(stdout);
+      throw StepFailed{fmt::format("step {} ({}) failed: {}", n_, what, e.why)};
+    }
+  }
+
+ private:
+  int total_;
+  int n_ = 0;
+};
+
+}  // namespace
+
+int run_demo(const GlobalOptions& g, const DemoOptions& o) {
+  (void)g;
+  std::signal(SIGPIPE, SIG_IGN);
+  const char* tmp_base = std::getenv("TMPDIR");
+  std::string templ = std::string(tmp_base != nullptr && *tmp_base == '/' ? tmp_base : "/tmp") + "/webpushd-demo-XXXXXX";
+  std::vector<char> tmpl(templ.begin(), templ.end());
+  tmpl.push_back('\0');
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    print_error("cannot create a temporary directory");
+    return kExitFailure;
+  }
+  const std::filesystem::path dir = tmpl.data();
+  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000));
+  std::printf("webpushd demo: the whole Web Push loop on this machine (temporary files in %s)\n\n", dir.c_str());
+
+  int rc = kExitOk;
+  std::unique_ptr<Child> service;
+  std::unique_ptr<Child> daemon;
+  try {
+    Steps steps(7);
+    const std::string url = steps.run("start the embedded push service (127.0.0.1)", [&] {
+      service = std::make_unique<Child>(
+          std::vector<std::string>{"webpushd", "-q", "serve", "--listen", "127.0.0.1:0", "--state-dir",
+                                   (dir / "service").string()},
+          dir / "service.log");
+      auto line = service->line(Clock::now() + timeout);
+      if (!line || line->rfind("ws://", 0) != 0) throw StepFailed{"the service did not start: " + service->log_tail()};
+      return *line;
+    });
+    steps.run("start the user agent daemon", [&] {
+      daemon = std::make_unique<Child>(
+          std::vector<std::string>{"webpushd", "--state-dir", (dir / "agent").string(), "--server", url, "run",
+                                   "--jsonl", "-", "--request-timeout", "5"},
+          dir / "daemon.log");
+      // Ready once the control socket answers and the connection is up.
+      const auto deadline = Clock::now() + timeout;
+      while (Clock::now() < deadline) {
+        if (auto control = ControlClient::connect(dir / "agent")) {
+          auto status = control->request({{"cmd", "status"}}, std::chrono::seconds(2));
+          if (status && status->at("status").value("connected", false)) return 0;
+        }
+        ::usleep(20'000);
+      }
+      throw StepFailed{"the daemon did not connect: " + daemon->log_tail()};
+    });
+    const auto sub_json = steps.run("subscribe (new P-256 key pair and auth secret)", [&] {
+      auto control = ControlClient::connect(dir / "agent");
+      if (!control) throw StepFailed{"the daemon's control socket is gone"};
+      auto reply = control->request({{"cmd", "subscribe"}, {"name", "demo"}}, timeout);
+      if (!reply) throw StepFailed{reply.error().message()};
+      return reply->at("subscription").dump();
+    });
+    auto sub = parse_push_subscription(sub_json);
+    if (!sub) throw StepFailed{sub.error().message()};
+    Sender sender;
+    const auto sent_at = steps.run("encrypt (RFC 8291 aes128gcm) and POST to the endpoint", [&] {
+      const auto start = Clock::now();
+      auto r = sender.send(*sub, as_bytes(o.message), SendOptions{});
+      if (!r) throw StepFailed{r.error().message()};
+      if (r->status != 201) throw StepFailed{fmt::format("the service answered {}: {}", r->status, r->body)};
+      return start;
+    });
+    const auto event = steps.run("receive, decrypt, store and acknowledge", [&] {
+      const auto deadline = Clock::now() + timeout;
+      while (auto line = daemon->line(deadline)) {
+        auto j = nlohmann::json::parse(*line, nullptr, false);
+        if (!j.is_discarded() && j.value("type", "") == "message") return j;
+      }
+      throw StepFailed{"no message arrived: " + daemon->log_tail()};
+    });
+    const double latency = ms_since(sent_at);
+    steps.run("show it", [&] {
+      const std::string payload = event.value("payload", "");
+      if (payload != o.message) throw StepFailed{"the decrypted payload differs from what was sent"};
+      return 0;
+    });
+    const bool desktop = std::getenv("DBUS_SESSION_BUS_ADDRESS") != nullptr &&
+                         daemon->log_tail().find("notify sink") == std::string::npos;
+    steps.run("stop and clean up", [&] {
+      daemon->stop();
+      service->stop();
+      return 0;
+    });
+    std::printf("\nreceived: \"%s\"\n", event.value("payload", "").c_str());
+    std::printf("  subscription %s, version %s\n", event.value("subscription", "").c_str(),
+                event.value("version", "").c_str());
+    std::printf("  shown as %s\n", desktop ? "a desktop notification (and printed here)" : "text here (no desktop notification server)");
+    std::printf("end-to-end latency (POST to the daemon's output): %.1f ms\n", latency);
+  } catch (const StepFailed& e) {
+    print_error(e.why);
+    rc = kExitFailure;
+  }
+  daemon.reset();
+  service.reset();
+  if (o.keep) {
+    std::printf("kept %s\n", dir.c_str());
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  return rc;
+}
+
+}  // namespace webpush::cli
