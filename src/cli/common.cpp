@@ -23,6 +23,7 @@ std::filesystem::path state_dir(const GlobalOptions& g) {
 }
 
 void setup_logging(const GlobalOptions& g) {
+  spdlog::drop("webpushd");
   auto logger = spdlog::stderr_color_mt("webpushd");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
   spdlog::set_default_logger(logger);

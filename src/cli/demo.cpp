@@ -31,7 +31,9 @@ namespace webpush::cli {
 void add_demo_options(CLI::App& sub, DemoOptions& o) {
   sub.add_option("--message", o.message, "the text to push")->capture_default_str();
   sub.add_flag("--keep", o.keep, "keep the temporary directory (its path is printed)");
-  sub.add_option("--timeout", o.timeout, "seconds each step may take")->capture_default_str()->check(CLI::Range(1.0, 600.0));
+  sub.add_option("--timeout", o.timeout, "seconds each step may take")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 600.0));
 }
 
 namespace {
@@ -155,7 +157,8 @@ int run_demo(const GlobalOptions& g, const DemoOptions& o) {
   (void)g;
   std::signal(SIGPIPE, SIG_IGN);
   const char* tmp_base = std::getenv("TMPDIR");
-  std::string templ = std::string(tmp_base != nullptr && *tmp_base == '/' ? tmp_base : "/tmp") + "/webpushd-demo-XXXXXX";
+  std::string templ =
+      std::string(tmp_base != nullptr && *tmp_base == '/' ? tmp_base : "/tmp") + "/webpushd-demo-XXXXXX";
   std::vector<char> tmpl(templ.begin(), templ.end());
   tmpl.push_back('\0');
   if (mkdtemp(tmpl.data()) == nullptr) {
@@ -172,10 +175,9 @@ int run_demo(const GlobalOptions& g, const DemoOptions& o) {
   try {
     Steps steps(7);
     const std::string url = steps.run("start the embedded push service (127.0.0.1)", [&] {
-      service = std::make_unique<Child>(
-          std::vector<std::string>{"webpushd", "-q", "serve", "--listen", "127.0.0.1:0", "--state-dir",
-                                   (dir / "service").string()},
-          dir / "service.log");
+      service = std::make_unique<Child>(std::vector<std::string>{"webpushd", "-q", "serve", "--listen", "127.0.0.1:0",
+                                                                 "--state-dir", (dir / "service").string()},
+                                        dir / "service.log");
       auto line = service->line(Clock::now() + timeout);
       if (!line || line->rfind("ws://", 0) != 0) throw StepFailed{"the service did not start: " + service->log_tail()};
       return *line;
@@ -237,7 +239,8 @@ int run_demo(const GlobalOptions& g, const DemoOptions& o) {
     std::printf("\nreceived: \"%s\"\n", event.value("payload", "").c_str());
     std::printf("  subscription %s, version %s\n", event.value("subscription", "").c_str(),
                 event.value("version", "").c_str());
-    std::printf("  shown as %s\n", desktop ? "a desktop notification (and printed here)" : "text here (no desktop notification server)");
+    std::printf("  shown as %s\n",
+                desktop ? "a desktop notification (and printed here)" : "text here (no desktop notification server)");
     std::printf("end-to-end latency (POST to the daemon's output): %.1f ms\n", latency);
   } catch (const StepFailed& e) {
     print_error(e.why);

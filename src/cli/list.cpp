@@ -1,6 +1,8 @@
 // `webpushd list`: the subscriptions in the store, and the helpers `messages` shares.
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -104,6 +106,7 @@ std::string elide_middle(const std::string& s, std::size_t max_width, std::size_
   return s.substr(0, prefix_bytes(s, head)) + "…" + s.substr(prefix_bytes(s, w - tail));
 }
 
+constexpr std::size_t kUnlimited = std::numeric_limits<std::size_t>::max();
 constexpr std::size_t kNameWidth = 24;
 constexpr std::size_t kServerWidth = 40;
 constexpr std::size_t kEndpointWidth = 64;
@@ -219,6 +222,7 @@ nlohmann::ordered_json to_json(const store::Subscription& sub) {
 }  // namespace
 
 int run_list(const GlobalOptions& g, const ListOptions& o) {
+  setup_logging(g);  // the store's warnings (e.g. a corrected mode) go to stderr, never into the output
   auto opened = open_store_read_only(g);
   if (!opened) {
     print_error(opened.error().message());
@@ -252,7 +256,7 @@ int run_list(const GlobalOptions& g, const ListOptions& o) {
     for (const auto& sub : subs) {
       table.add_row({printable(sub.name, kNameWidth), std::string(store::to_string(sub.state)),
                      local_time(sub.created_at, false), printable(sub.server, kServerWidth),
-                     elide_middle(printable(sub.endpoint, std::string::npos - 1), kEndpointWidth, kEndpointTail)});
+                     elide_middle(printable(sub.endpoint, kUnlimited), kEndpointWidth, kEndpointTail)});
     }
     out = table.render();
   }

@@ -16,7 +16,6 @@
 #include "serve.h"
 #include "webpushd_version.h"
 
-
 int main(int argc, char** argv) {
   using namespace webpush::cli;
   CLI::App app{"webpushd " WEBPUSHD_VERSION
@@ -29,6 +28,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", "webpushd " WEBPUSHD_VERSION);
   app.require_subcommand(0, 1);
   app.fallthrough();  // global options may also follow the subcommand
+
+  // Until a command sets up logging, whatever a library logs goes to stderr, never
+  // into a command's output.
+  setup_logging(GlobalOptions{.quiet = true});
 
   GlobalOptions g;
   app.add_option("--state-dir", g.state_dir, "where the database and control socket live")
@@ -86,8 +89,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; every other parse error is a usage error (docs/cli.md).
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+    // --help and --version exit 0; every other parse error is a usage error
+    // (docs/cli.md), reported on one line.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    print_error(std::string(e.what()) + " (see --help)");
+    return kExitUsage;
   }
 
   try {

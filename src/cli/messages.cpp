@@ -1,4 +1,5 @@
 // `webpushd messages`: the inbox, as a table or as the JSON lines of `run --jsonl`.
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -28,8 +29,8 @@ void add_messages_options(CLI::App& sub, MessagesOptions& o) {
       ->type_name("N")
       ->check(CLI::Validator(
           [](std::string& value) -> std::string {
-            const bool whole = !value.empty() && value.size() <= 18 &&
-                               value.find_first_not_of("0123456789") == std::string::npos;
+            const bool whole =
+                !value.empty() && value.size() <= 18 && value.find_first_not_of("0123456789") == std::string::npos;
             if (whole && std::stoll(value) >= 1) return "";
             return "'" + value + "' is not a whole number of at least 1";
           },
@@ -194,6 +195,7 @@ std::optional<std::int64_t> parse_since(std::string_view text, std::int64_t now_
 }
 
 int run_messages(const GlobalOptions& g, const MessagesOptions& o) {
+  setup_logging(g);  // the store's warnings (e.g. a corrected mode) go to stderr, never into the output
   store::MessageFilter filter;
   if (o.since_given) {
     filter.since = parse_since(o.since, SystemClock().now().wall_ms);
@@ -230,8 +232,9 @@ int run_messages(const GlobalOptions& g, const MessagesOptions& o) {
 
   if (!o.subscription.empty()) {
     auto found = store.find_subscription_by_name(o.subscription);
-    if (found && !*found && all_digits(o.subscription))
+    if (found && !*found && all_digits(o.subscription)) {
       found = store.find_subscription_by_id(std::stoll(o.subscription));
+    }
     if (!found) {
       print_error(found.error().message());
       return kExitFailure;
@@ -256,7 +259,17 @@ int run_messages(const GlobalOptions& g, const MessagesOptions& o) {
 
   bool ok = true;
   if (o.json) {
-    for (const auto& e : *rows) ok = write_stdout(sinks::to_json_line(to_event(e, label(e, names))) + "\n") && ok;
+    // Whole lines in chunks: a reader of a pipe sees complete lines without a write per message.
+    std::string chunk;
+    for (const auto& e : *rows) {
+      chunk += sinks::to_json_line(to_event(e, label(e, names)));
+      chunk += '\n';
+      if (chunk.size() >= 64 * 1024) {
+        ok = ok && write_stdout(chunk);
+        chunk.clear();
+      }
+    }
+    ok = ok && write_stdout(chunk);
   } else if (rows->empty()) {
     const bool filtered = filter.since || filter.subscription_id || filter.state;
     std::fprintf(stderr, "webpushd: %s\n", filtered ? "no messages match" : "no messages yet");
