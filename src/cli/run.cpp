@@ -17,7 +17,9 @@
 #include "webpush/daemon/agent.h"
 #include "webpush/daemon/control.h"
 #include "webpush/daemon/netlink.h"
+#include "webpush/sinks/exec.h"
 #include "webpush/sinks/jsonl.h"
+#include "webpush/sinks/notify.h"
 #include "webpush/store/store.h"
 #include "webpush/transport/event_loop.h"
 #include "webpush/transport/ws_client.h"
@@ -25,7 +27,7 @@
 namespace webpush::cli {
 
 void add_run_options(CLI::App& sub, RunOptions& o) {
-  sub.add_flag("--no-notify", o.no_notify, "do not raise desktop notifications (not yet available: no notify sink)");
+  sub.add_flag("--no-notify", o.no_notify, "do not raise desktop notifications");
   sub.add_option("--jsonl", o.jsonl, "write every event as a JSON line to FILE, or - for stdout")->type_name("FILE|-");
   sub.add_option("--exec", o.exec, "run CMD for every message, payload on stdin (not yet available)")->type_name("CMD");
   sub.add_option("--ping-interval", o.ping_interval,
@@ -127,14 +129,30 @@ void apply_log_level(const std::string& level) {
   if (!level.empty()) spdlog::set_level(spdlog::level::from_str(level));
 }
 
-Result<std::vector<std::unique_ptr<sinks::Sink>>> build_sinks(const RunOptions& o) {
+Result<std::vector<std::unique_ptr<sinks::Sink>>> build_sinks(const RunOptions& o, transport::EventLoop& loop) {
   std::vector<std::unique_ptr<sinks::Sink>> out;
   if (!o.jsonl.empty()) {
     auto jsonl = sinks::JsonlSink::open(o.jsonl);
     if (!jsonl) return tl::unexpected(jsonl.error());
     out.push_back(std::move(*jsonl));
   }
-  if (!o.exec.empty()) spdlog::warn("--exec is not available in this version; ignored");
+  if (!o.exec.empty()) {
+    sinks::ExecOptions exec;
+    exec.command = o.exec;
+    exec.time_limit = Duration(static_cast<std::int64_t>(o.exec_timeout * 1000));
+    auto sink = sinks::ExecSink::create(loop, std::move(exec));
+    if (!sink) return tl::unexpected(sink.error());
+    out.push_back(std::move(*sink));
+  }
+  if (!o.no_notify) {
+    // Optional: without a session bus or a notification server the other sinks go on.
+    auto notify = sinks::make_notify_sink(loop);
+    if (notify) {
+      out.push_back(std::move(*notify));
+    } else {
+      spdlog::warn("desktop notifications unavailable: {}", notify.error().message());
+    }
+  }
   return out;
 }
 
@@ -184,7 +202,7 @@ int run_daemon(const GlobalOptions& g, const RunOptions& flags, const CLI::App& 
     print_error(loop.error().message());
     return kExitFailure;
   }
-  auto built = build_sinks(o);
+  auto built = build_sinks(o, **loop);
   if (!built) {
     print_error(built.error().message());
     return kExitFailure;
@@ -233,7 +251,7 @@ int run_daemon(const GlobalOptions& g, const RunOptions& flags, const CLI::App& 
           log->error("SIGHUP: config not reloaded: {}", reloaded.error().message());
           return;
         }
-        auto fresh = build_sinks(reloaded->run);
+        auto fresh = build_sinks(reloaded->run, **loop);
         if (!fresh) {
           log->error("SIGHUP: sinks not reloaded: {}", fresh.error().message());
           return;

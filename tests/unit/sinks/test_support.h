@@ -1,0 +1,117 @@
+// Helpers for the sinks tests: a temp directory, file contents, a capture of
+// the "sinks" logger, and running the real event loop until a condition holds.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <libwebsockets.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "webpush/transport/event_loop.h"
+
+namespace webpush::sinks::test {
+
+/// A fresh directory under $TMPDIR (or /tmp), removed with its contents at scope end.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/webpushd-sinks-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// Splits "a\0b\0" into {"a", "b"}.
+inline std::vector<std::string> split_nul(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\0') {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+/// Captures what is logged to the "sinks" logger while it lives.
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256)) {
+    spdlog::drop("sinks");
+    auto log = std::make_shared<spdlog::logger>("sinks", sink_);
+    log->set_pattern("%l %v");
+    log->set_level(spdlog::level::debug);
+    spdlog::register_logger(log);
+  }
+  ~LogCapture() { spdlog::drop("sinks"); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  [[nodiscard]] std::string text() const {
+    std::string out;
+    for (auto& line : sink_->last_formatted()) out += line;
+    return out;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+};
+
+/// Services the loop until done() holds or `limit` has passed (a deadline for
+/// a broken build, not a timing assertion). Returns done().
+///
+/// lws runs ripe timers at the start of lws_service() and then polls until the
+/// next descriptor event or timer, so a condition that a timer callback makes
+/// true would go unseen until then: a 10 ms ticker breaks the poll
+/// (lws_cancel_service) so that done() is looked at again.
+inline bool run_until(transport::EventLoop& loop, const std::function<bool()>& done, Duration limit) {
+  bool expired = false;
+  transport::Timer deadline(loop, [&] {
+    expired = true;
+    lws_cancel_service(loop.context());
+  });
+  deadline.arm(limit);
+  std::function<void()> tick;
+  transport::Timer ticker(loop, [&] { tick(); });
+  tick = [&] {
+    lws_cancel_service(loop.context());
+    ticker.arm(Duration{10});
+  };
+  ticker.arm(Duration{10});
+  while (!done() && !expired) lws_service(loop.context(), 0);
+  return done();
+}
+
+inline std::unique_ptr<transport::EventLoop> make_loop() {
+  auto loop = transport::EventLoop::create({});
+  if (!loop) std::abort();
+  return std::move(*loop);
+}
+
+}  // namespace webpush::sinks::test
