@@ -9,6 +9,7 @@
 
 #include "inbox_commands.h"
 #include "webpush/core/base64url.h"
+#include "webpush/core/utf8.h"
 #include "webpush/daemon/agent.h"
 #include "webpush/sinks/sink.h"
 
@@ -31,39 +32,8 @@ Result<std::optional<store::Store>> open_store_read_only(const GlobalOptions& g)
 
 namespace {
 
-// The length of the UTF-8 sequence at s[i] and its code point; 0 if the bytes
-// there are not UTF-8 (overlong, surrogate, beyond U+10FFFF, truncated).
-std::size_t utf8_sequence(std::string_view s, std::size_t i, std::uint32_t& cp) {
-  const auto c = static_cast<std::uint8_t>(s[i]);
-  std::size_t n = 0;
-  if (c < 0x80) {
-    cp = c;
-    return 1;
-  } else if ((c & 0xe0) == 0xc0) {
-    n = 1;
-    cp = c & 0x1f;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 2;
-    cp = c & 0x0f;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 3;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  for (std::size_t k = 1; k <= n; ++k) {
-    if (i + k >= s.size() || (static_cast<std::uint8_t>(s[i + k]) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (static_cast<std::uint8_t>(s[i + k]) & 0x3f);
-  }
-  if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff)) {
-    return 0;
-  }
-  return n + 1;
-}
-
 // Characters a terminal would act on, or that reorder what follows them.
-bool needs_escape(std::uint32_t cp) {
+bool needs_escape(char32_t cp) {
   return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
          (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
@@ -121,8 +91,8 @@ std::string printable(std::string_view text, std::size_t max_width) {
   std::size_t fits = 0;  // bytes of `out` that fit in max_width - 1 (room for "…")
   bool cut = false;
   for (std::size_t i = 0; i < text.size();) {
-    std::uint32_t cp = 0;
-    const std::size_t len = utf8_sequence(text, i, cp);
+    char32_t cp = 0;
+    const std::size_t len = utf8_decode(text, i, cp);
     std::string piece;
     if (len == 0) {
       piece = fmt::format("\\x{:02x}", static_cast<std::uint8_t>(text[i]));

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "webpush/core/base64url.h"
+#include "webpush/core/utf8.h"
 
 namespace webpush::sinks {
 
@@ -26,44 +27,7 @@ std::string rfc3339(std::int64_t unix_ms) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
 }
 
-namespace {
-
-// Whether the bytes are valid UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF).
-bool valid_utf8(ByteView b) {
-  std::size_t i = 0;
-  while (i < b.size()) {
-    const std::uint8_t c = b[i];
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (std::size_t k = 1; k <= n; ++k) {
-      if (i + k >= b.size() || (b[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (b[i + k] & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::string to_json_line(const Event& event) {
   using nlohmann::ordered_json;
@@ -77,7 +41,7 @@ std::string to_json_line(const Event& event) {
           j["channel_id"] = e.channel_id;
           j["version"] = e.version;
           j["received_at"] = rfc3339(e.received_at_ms);
-          if (e.payload && valid_utf8(*e.payload)) {
+          if (e.payload && is_valid_utf8(*e.payload)) {
             j["payload"] = std::string(as_chars(*e.payload));
           } else {
             j["payload"] = nullptr;
