@@ -106,6 +106,7 @@ int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o) {
       stop_timer.arm(Duration{200});
     });
     deadline.arm(Duration(static_cast<std::int64_t>(o.timeout * 1000)));
+    std::fprintf(stderr, "webpushd: unregistering '%s' from %s ...\n", (*sub)->name.c_str(), server.c_str());
     if (auto ok = agent.start(); !ok) {
       print_error(ok.error().message());
       return kExitFailure;
