@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "webpush/core/utf8.h"
 #include "webpush/sinks/notify.h"
 
 namespace webpush::sinks {
@@ -17,49 +18,6 @@ constexpr std::string_view kEllipsis = "\u2026";
 constexpr std::size_t kMaxTagBytes = 200;
 constexpr std::size_t kMaxUrlBytes = 2048;
 constexpr std::size_t kMaxActionKeyBytes = 64;
-
-// Decodes the UTF-8 sequence at s[i]: its length, or 0 when it is not valid
-// (overlong, surrogate, beyond U+10FFFF, truncated).
-std::size_t decode(std::string_view s, std::size_t i, char32_t& cp) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = 0;
-  if (c < 0x80) {
-    cp = c;
-    return 1;
-  } else if ((c & 0xe0) == 0xc0) {
-    n = 1;
-    cp = c & 0x1f;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 2;
-    cp = c & 0x0f;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 3;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n >= s.size()) return 0;
-  for (std::size_t k = 1; k <= n; ++k) {
-    const auto d = static_cast<unsigned char>(s[i + k]);
-    if ((d & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (d & 0x3f);
-  }
-  if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff)) {
-    return 0;
-  }
-  return n + 1;
-}
-
-bool valid_utf8(std::string_view s) {
-  char32_t cp = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = decode(s, i, cp);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
 
 // Cuts valid UTF-8 to at most max_bytes at a character boundary, marking the cut.
 void truncate(std::string& s, std::size_t max_bytes) {
@@ -80,7 +38,7 @@ std::string sanitize(std::string_view in, bool one_line, std::size_t max_bytes) 
   out.reserve(std::min(in.size(), max_bytes + 8));
   for (std::size_t i = 0; i < in.size();) {
     char32_t cp = 0;
-    std::size_t n = decode(in, i, cp);
+    std::size_t n = utf8_decode(in, i, cp);
     if (n == 0) {
       out += "\uFFFD";
       ++i;
@@ -257,7 +215,7 @@ std::optional<NotificationContent> notification_for(const Event& event) {
       return c;
     }
     const std::string_view text = as_chars(*m->payload);
-    if (!valid_utf8(text)) {
+    if (!is_valid_utf8(*m->payload)) {
       c.body = fmt::format("binary message ({} bytes)", m->payload->size());
       return c;
     }

@@ -27,7 +27,7 @@ using test::run_until;
 using test::split_nul;
 using ::testing::HasSubstr;
 
-constexpr const char* kChild = WEBPUSH_SINKS_TEST_CHILD;
+using test::child_command;
 constexpr Duration kDeadline{20'000};
 
 MessageEvent message(std::string version, std::optional<Bytes> payload = to_bytes("hello")) {
@@ -69,10 +69,10 @@ TEST_F(ExecSinkTest, HostileCommandPayloadAndMetadataArriveVerbatimWithoutAShell
   const std::string victim = d + "/victim";
   { std::ofstream(victim) << "still here"; }
   // Shell syntax in the command itself: split into words, never interpreted.
-  const std::string command = fmt::format(
-      "{} dump {} 'two words' $(touch {}/pwned1) `touch {}/pwned2` ';' rm -rf {} '&&' \"a\\\"b\" 'x\ny' "
-      "\"$HOME\" '|' id",
-      kChild, quote(d), d, d, victim);
+  const std::string command = child_command(
+      fmt::format("dump {} 'two words' $(touch {}/pwned1) `touch {}/pwned2` ';' rm -rf {} '&&' \"a\\\"b\" 'x\ny' "
+                  "\"$HOME\" '|' id",
+                  quote(d), d, d, victim));
   auto sink = make(command);
   ASSERT_TRUE(sink);
 
@@ -95,9 +95,9 @@ TEST_F(ExecSinkTest, HostileCommandPayloadAndMetadataArriveVerbatimWithoutAShell
 
   const auto argv = split_nul(read_file(dir.path() / "argv"));
   const std::vector<std::string> expected_argv = {
-      kChild,   "dump",         d,      "two words", "$(touch", d + "/pwned1)",
-      "`touch", d + "/pwned2`", ";",    "rm",        "-rf",     victim,
-      "&&",     "a\"b",         "x\ny", "$HOME",     "|",       "id"};
+      test::self_exe(), "--child",      "dump",  d,    "two words", "$(touch", d + "/pwned1)",
+      "`touch",         d + "/pwned2`", ";",     "rm", "-rf",       victim,    "&&",
+      "a\"b",           "x\ny",         "$HOME", "|",  "id"};
   EXPECT_EQ(argv, expected_argv);
   const auto env = split_nul(read_file(dir.path() / "env"));
   const std::vector<std::string> expected_env = {
@@ -128,7 +128,7 @@ TEST_F(ExecSinkTest, ChildGetsDefaultSignalsAndNoInheritedDescriptors) {
   const int leaky = ::open("/dev/null", O_RDONLY);  // deliberately not O_CLOEXEC
   ASSERT_GE(leaky, 0);
 
-  auto sink = make(fmt::format("{} dump {}", kChild, quote(dir.path().string())));
+  auto sink = make(child_command("dump " + quote(dir.path().string())));
   ASSERT_TRUE(sink);
   ASSERT_TRUE(sink->deliver(message("v-signals")));
   const bool done = wait_for_results(1);
@@ -151,7 +151,7 @@ TEST_F(ExecSinkTest, ChildGetsDefaultSignalsAndNoInheritedDescriptors) {
 }
 
 TEST_F(ExecSinkTest, PushWithoutDataGivesEmptyStdin) {
-  auto sink = make(fmt::format("{} dump {}", kChild, quote(dir.path().string())));
+  auto sink = make(child_command("dump " + quote(dir.path().string())));
   ASSERT_TRUE(sink);
   MessageEvent m = message("v-empty", std::nullopt);
   m.encoding = "";
@@ -171,7 +171,7 @@ TEST_F(ExecSinkTest, AtMostFourRunAtATime) {
 
   std::vector<std::size_t> queued_when_finished;
   ExecOptions options;
-  options.command = fmt::format("{} gate {}", kChild, quote(lock.string()));
+  options.command = child_command("gate " + quote(lock.string()));
   ExecSink* raw = nullptr;
   options.on_finished = [&](const ExecResult& r) {
     results.push_back(r);
@@ -225,7 +225,7 @@ TEST_F(ExecSinkTest, SigkillAfterTheGraceWhenSigtermIsIgnored) {
   ExecOptions options;
   options.time_limit = Duration{200};
   options.kill_grace = Duration{200};
-  auto sink = make(fmt::format("{} ignore-term", kChild), options);
+  auto sink = make(child_command("ignore-term"), options);
   ASSERT_TRUE(sink);
   ASSERT_TRUE(sink->deliver(message("v-stubborn")));
   ASSERT_TRUE(wait_for_results(1));
@@ -237,7 +237,7 @@ TEST_F(ExecSinkTest, SigkillAfterTheGraceWhenSigtermIsIgnored) {
 }
 
 TEST_F(ExecSinkTest, NonZeroExitIsLoggedWithTheVersion) {
-  auto sink = make(fmt::format("{} exit 3", kChild));
+  auto sink = make(child_command("exit 3"));
   ASSERT_TRUE(sink);
   ASSERT_TRUE(sink->deliver(message("v-fail")));
   ASSERT_TRUE(wait_for_results(1));
@@ -248,7 +248,7 @@ TEST_F(ExecSinkTest, NonZeroExitIsLoggedWithTheVersion) {
 }
 
 TEST_F(ExecSinkTest, OtherEventsRunNothing) {
-  auto sink = make(fmt::format("{} exit 0", kChild));
+  auto sink = make(child_command("exit 0"));
   ASSERT_TRUE(sink);
   EXPECT_TRUE(sink->deliver(DecryptErrorEvent{"news", "chan", "v1", 0, "bad tag"}));
   EXPECT_TRUE(sink->deliver(SubscriptionChangedEvent{"news", "https://a/", "https://b/", "{}"}));
@@ -264,7 +264,7 @@ TEST_F(ExecSinkTest, FullQueueIsAnError) {
   ExecOptions options;
   options.max_running = 1;
   options.max_queued = 1;
-  auto sink = make(fmt::format("{} gate {}", kChild, quote(lock.string())), options);
+  auto sink = make(child_command("gate " + quote(lock.string())), options);
   ASSERT_TRUE(sink);
   EXPECT_TRUE(sink->deliver(message("v1")));
   EXPECT_TRUE(sink->deliver(message("v2")));

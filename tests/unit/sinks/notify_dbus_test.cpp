@@ -34,7 +34,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr const char* kChild = WEBPUSH_SINKS_TEST_CHILD;
 constexpr const char* kPython = WEBPUSH_TEST_PYTHON;  // a python3 that has dbusmock, or ""
 constexpr const char* kBusName = "org.freedesktop.Notifications";
 constexpr const char* kPath = "/org/freedesktop/Notifications";
@@ -274,7 +273,7 @@ class NotifyServer : public ::testing::Test {
     server = MockServer::start(capabilities);
     ASSERT_TRUE(server);
     NotifyOptions options;
-    options.opener = {kChild, "record", (dir.path() / "opened").string()};
+    options.opener = {test::self_exe(), "--child", "record", (dir.path() / "opened").string()};
     options.on_action = [this](const NotificationClick& c) { clicks.push_back(c); };
     options.retry_after = Duration{1};
     auto s = make_notify_sink(*loop, options);

@@ -10,6 +10,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <libwebsockets.h>
@@ -106,6 +107,17 @@ inline bool run_until(transport::EventLoop& loop, const std::function<bool()>& d
   ticker.arm(Duration{10});
   while (!done() && !expired) lws_service(loop.context(), 0);
   return done();
+}
+
+/// This test program, which runs as the sinks' command with `--child MODE …` (test_main.cpp).
+inline const std::string& self_exe() {
+  static const std::string path = std::filesystem::read_symlink("/proc/self/exe").string();
+  return path;
+}
+
+/// A command line running this program as a child in `mode_and_args`.
+inline std::string child_command(std::string_view mode_and_args) {
+  return "'" + self_exe() + "' --child " + std::string(mode_and_args);
 }
 
 inline std::unique_ptr<transport::EventLoop> make_loop() {

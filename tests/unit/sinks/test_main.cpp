@@ -1,13 +1,15 @@
-// The command the sink tests run (no shell anywhere):
-//   test-child dump DIR [ARGS…]   writes DIR/argv (every argv entry, NUL-terminated),
-//                                 DIR/env (WEBPUSH_* entries, NUL-terminated, sorted),
-//                                 DIR/stdin (stdin's bytes), DIR/status (SigBlk/SigIgn
-//                                 lines of /proc/self/status), DIR/fds (open descriptors),
-//                                 then DIR/done
-//   test-child gate LOCKFILE      waits for a shared flock on LOCKFILE, exits 0
-//   test-child exit CODE          exits with CODE
-//   test-child ignore-term        ignores SIGTERM and waits forever
-//   test-child record FILE URL    writes URL and $XDG_ACTIVATION_TOKEN to FILE (via a rename)
+// main() of the sinks test programs. Run as `PROGRAM --child MODE …` it is
+// instead the command the tests make the sinks run (the program re-executes
+// itself, so no helper has to be built and found; no shell anywhere):
+//   --child dump DIR [ARGS…]   writes DIR/argv (every argv entry, NUL-terminated),
+//                              DIR/env (WEBPUSH_* entries, NUL-terminated, sorted),
+//                              DIR/stdin (stdin's bytes), DIR/status (SigBlk/SigIgn
+//                              lines of /proc/self/status), DIR/fds (open descriptors),
+//                              then DIR/done
+//   --child gate LOCKFILE      waits for a shared flock on LOCKFILE, exits 0
+//   --child exit CODE          exits with CODE
+//   --child ignore-term        ignores SIGTERM and waits forever
+//   --child record FILE URL    writes URL and $XDG_ACTIVATION_TOKEN to FILE (via a rename)
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -25,6 +27,9 @@
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 extern char** environ;
 
 namespace {
@@ -39,7 +44,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 }
 
 int dump(int argc, char** argv) {
-  const std::string dir = argv[2];
+  const std::string dir = argv[3];
   // Descriptors first, before this program opens any of its own.
   std::string fds;
   if (DIR* d = opendir("/proc/self/fd")) {
@@ -74,26 +79,33 @@ int dump(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc < 2) return 64;
-  const std::string mode = argv[1];
-  if (mode == "dump" && argc >= 3) return dump(argc, argv);
-  if (mode == "gate" && argc == 3) {
-    const int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+int child_main(int argc, char** argv) {
+  if (argc < 3) return 64;
+  const std::string mode = argv[2];
+  if (mode == "dump" && argc >= 4) return dump(argc, argv);
+  if (mode == "gate" && argc == 4) {
+    const int fd = open(argv[3], O_RDONLY | O_CLOEXEC);
     if (fd < 0 || flock(fd, LOCK_SH) != 0) return 65;
+    close(fd);
     return 0;
   }
-  if (mode == "exit" && argc == 3) return std::atoi(argv[2]);
+  if (mode == "exit" && argc == 4) return std::atoi(argv[3]);
   if (mode == "ignore-term") {
     std::signal(SIGTERM, SIG_IGN);
     for (;;) pause();
   }
-  if (mode == "record" && argc == 4) {
+  if (mode == "record" && argc == 5) {
     const char* token = std::getenv("XDG_ACTIVATION_TOKEN");
-    write_file(argv[2], std::string(argv[3]) + "\n" + (token != nullptr ? token : ""));
+    write_file(argv[3], std::string(argv[4]) + "\n" + (token != nullptr ? token : ""));
     return 0;
   }
   return 64;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "--child") == 0) return child_main(argc, argv);
+  ::testing::InitGoogleMock(&argc, argv);
+  return RUN_ALL_TESTS();
 }
