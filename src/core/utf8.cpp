@@ -43,4 +43,11 @@ bool is_valid_utf8(ByteView bytes) noexcept {
   return true;
 }
 
+std::string printable_prefix(std::string_view text, std::size_t max) {
+  std::string out;
+  for (const char c : text.substr(0, max)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (text.size() > max) out += "...";
+  return out;
+}
+
 }  // namespace webpush

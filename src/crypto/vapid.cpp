@@ -16,6 +16,7 @@
 #include "ossl.h"
 #include "webpush/core/base64url.h"
 #include "webpush/core/url.h"
+#include "webpush/core/utf8.h"
 
 namespace webpush::crypto {
 
@@ -63,12 +64,7 @@ std::string_view unquote(std::string_view s) {
 
 // Header text comes from the network: echo at most a short prefix, and only
 // printable ASCII, so an error message cannot carry control characters into logs.
-std::string printable(std::string_view s, std::size_t max = 32) {
-  std::string out;
-  for (const char c : s.substr(0, max)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > max) out += "...";
-  return out;
-}
+std::string printable(std::string_view s, std::size_t max = 32) { return printable_prefix(s, max); }
 
 // ---- keys in headers ---------------------------------------------------------
 

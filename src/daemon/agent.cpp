@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "webpush/core/base64url.h"
+#include "webpush/core/log.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/protocol/messages.h"
 
@@ -24,17 +25,7 @@ std::string_view to_string(Errc e) noexcept {
 
 namespace {
 
-spdlog::logger& log() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = spdlog::get("daemon");
-    if (!l) {
-      l = spdlog::default_logger()->clone("daemon");
-      spdlog::register_logger(l);
-    }
-    return l;
-  }();
-  return *logger;
-}
+spdlog::logger& log() { return layer_logger("daemon"); }
 
 }  // namespace
 
@@ -118,6 +109,27 @@ Agent::~Agent() {
   if (conn_) conn_->close();
 }
 
+void Agent::retire_connection(Duration linger) {
+  // Closing may happen inside the connection's own callback: the object is
+  // destroyed later, from a timer, after the close frame had time to go out.
+  if (!conn_) return;
+  conn_->close();
+  graveyard_.push_back(std::move(conn_));
+  reaper_.arm(linger);
+}
+
+namespace {
+
+// Firefox sends the applicationServerKey with '=' padding; every service accepts it.
+std::optional<std::string> register_key(const std::optional<Bytes>& app_server_key) {
+  if (!app_server_key) return std::nullopt;
+  std::string text = base64url_encode(*app_server_key);
+  while (text.size() % 4 != 0) text += '=';
+  return text;
+}
+
+}  // namespace
+
 std::string Agent::new_channel_id() {
   std::array<std::uint8_t, 16> random{};
   auto bytes = crypto::random_bytes(random.size());
@@ -151,6 +163,8 @@ Result<void> Agent::start() {
   auto undelivered = store_->list_undelivered();
   if (!undelivered) return tl::unexpected(undelivered.error());
   if (!undelivered->empty()) log().info("re-dispatching {} undelivered message(s)", undelivered->size());
+  std::map<std::int64_t, std::string> names;  // subscription id → name, one lookup each
+  std::vector<std::int64_t> delivered;
   for (const auto& e : *undelivered) {
     protocol::InboxMessage m;
     m.inbox_id = e.id;
@@ -161,12 +175,17 @@ Result<void> Agent::start() {
     m.payload = e.payload;
     m.encoding = e.encoding;
     if (e.subscription_id) {
-      auto sub = store_->find_subscription_by_id(*e.subscription_id);
-      if (sub && *sub) m.subscription_name = (*sub)->name;
+      auto [it, fresh] = names.try_emplace(*e.subscription_id);
+      if (fresh) {
+        auto sub = store_->find_subscription_by_id(*e.subscription_id);
+        if (sub && *sub) it->second = (*sub)->name;
+      }
+      m.subscription_name = it->second;
     }
     if (m.subscription_name.empty()) m.subscription_name = e.channel_id;
-    deliver_stored(m);
+    if (deliver_stored(m)) delivered.push_back(m.inbox_id);
   }
+  mark_delivered(delivered);
   apply(session_.start(clock_->now()));
   return {};
 }
@@ -195,6 +214,7 @@ void Agent::on_ws_text(std::string_view frame) { apply(session_.on_frame(frame, 
 
 void Agent::on_ws_closed(protocol::DisconnectReason reason, int close_code, std::string detail) {
   transport_detail_ = std::move(detail);
+  // Closed already: keep the object alive until its callback has returned.
   if (conn_) {
     graveyard_.push_back(std::move(conn_));
     reaper_.arm(Duration{0});
@@ -208,11 +228,7 @@ void Agent::apply(protocol::Actions actions) {
     if (auto* send = std::get_if<Send>(&a)) {
       if (conn_) conn_->send(std::move(send->frame));
     } else if (std::get_if<Connect>(&a)) {
-      if (conn_) {
-        conn_->close();
-        graveyard_.push_back(std::move(conn_));
-        reaper_.arm(Duration{0});
-      }
+      retire_connection(Duration{0});
       auto c = transport::WsConnection::open(*loop_, *this, {options_.server, options_.insecure, options_.max_frame});
       if (!c) {
         transport_detail_ = c.error().message();
@@ -227,11 +243,7 @@ void Agent::apply(protocol::Actions actions) {
           close->reason != protocol::DisconnectReason::periodic_refresh) {
         log().debug("closing the connection: {}", protocol::to_string(close->reason));
       }
-      if (conn_) {
-        conn_->close();
-        graveyard_.push_back(std::move(conn_));
-        reaper_.arm(Duration{2000});  // time for the close frame
-      }
+      retire_connection(Duration{2000});  // time for the close frame
     } else if (auto* notify = std::get_if<Notify>(&a)) {
       batch_.push_back(std::move(notify->notification));
       // Everything that arrives in this loop turn is committed in one transaction.
@@ -329,34 +341,38 @@ void Agent::flush_batch() {
     acks.insert(acks.end(), a.begin(), a.end());
   }
   apply(std::move(acks));
+  std::vector<std::int64_t> delivered;
   for (const auto& r : results) {
     if (!r.message) continue;
     last_message_ms_ = now_ms;
-    if (options_.deliver) deliver_stored(*r.message);
+    if (options_.deliver && deliver_stored(*r.message)) delivered.push_back(r.message->inbox_id);
   }
+  mark_delivered(delivered);  // one transaction for the batch
   if (store_failed) {
     // Unacked messages stay with the service; a new connection gets them again.
     log().error("the inbox could not store {} message(s); reconnecting so that the service redelivers them",
                 std::count_if(results.begin(), results.end(), [](const auto& r) { return !r.ack; }));
     apply(session_.on_closed(protocol::DisconnectReason::store_failure, 0, clock_->now()));
-    if (conn_) {
-      conn_->close();
-      graveyard_.push_back(std::move(conn_));
-      reaper_.arm(Duration{2000});
-    }
+    retire_connection(Duration{2000});
   }
 }
 
-void Agent::deliver_stored(const protocol::InboxMessage& m) {
+bool Agent::deliver_stored(const protocol::InboxMessage& m) {
   const std::string name = m.subscription_name.empty() ? m.channel_id : m.subscription_name;
   if (m.error) {
     dispatch(sinks::DecryptErrorEvent{name, m.channel_id, m.version, m.received_at_ms, *m.error});
     log().warn("message {} on {} could not be decrypted: {}", m.version, name, *m.error);
-    return;
+    return false;  // stays "failed" in the inbox
   }
   dispatch(sinks::MessageEvent{name, m.channel_id, m.version, m.received_at_ms, m.payload, m.encoding});
-  if (auto ok = store_->mark_delivered(m.inbox_id, clock_->now().wall_ms); !ok) {
-    log().error("cannot mark message {} delivered: {}", m.version, ok.error().message());
+  return true;
+}
+
+void Agent::mark_delivered(const std::vector<std::int64_t>& ids) {
+  if (ids.empty()) return;
+  if (auto ok = store_->mark_delivered_batch(ids, clock_->now().wall_ms); !ok) {
+    // They are dispatched again at the next start: at-least-once, never lost.
+    log().error("cannot mark {} message(s) delivered: {}", ids.size(), ok.error().message());
   }
 }
 
@@ -400,12 +416,7 @@ void Agent::subscribe(std::string name, std::optional<Bytes> app_server_key, Sub
     return;
   }
   const protocol::RequestId id = next_request_++;
-  std::optional<std::string> key_text;
-  if (app_server_key) {
-    // Firefox sends the key with '=' padding; every service accepts it that way.
-    key_text = base64url_encode(*app_server_key);
-    while (key_text->size() % 4 != 0) *key_text += '=';
-  }
+  const auto key_text = register_key(app_server_key);
   subscribes_.emplace(id, PendingSubscribe{std::move(name), std::move(app_server_key), std::move(*key),
                                            std::move(*auth), std::nullopt, "", std::move(done)});
   apply(session_.request_register(id, new_channel_id(), key_text, clock_->now()));
@@ -490,11 +501,7 @@ void Agent::reregister_all() {
     auto key = crypto::KeyPair::generate();
     auto auth = crypto::generate_auth_secret();
     if (!key || !auth) continue;
-    std::optional<std::string> key_text;
-    if (sub.app_server_key) {
-      key_text = base64url_encode(*sub.app_server_key);
-      while (key_text->size() % 4 != 0) *key_text += '=';
-    }
+    const auto key_text = register_key(sub.app_server_key);
     const protocol::RequestId id = next_request_++;
     subscribes_.emplace(id, PendingSubscribe{sub.name, sub.app_server_key, std::move(*key), std::move(*auth), sub.id,
                                              sub.endpoint, nullptr});

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "webpush/core/utf8.h"
+
 namespace webpush::protocol {
 
 std::string_view to_string(Errc e) noexcept {
@@ -24,12 +26,7 @@ namespace {
 using nlohmann::json;
 
 // Text from the network is echoed only as a short printable prefix.
-std::string printable(std::string_view s, std::size_t max = 40) {
-  std::string out;
-  for (const char c : s.substr(0, max)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > max) out += "...";
-  return out;
-}
+std::string printable(std::string_view s, std::size_t max = 40) { return printable_prefix(s, max); }
 
 std::string lower(std::string_view s) {
   std::string out(s);

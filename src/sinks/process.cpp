@@ -15,22 +15,14 @@
 #include <fmt/format.h>
 
 #include "internal.h"
+#include "webpush/core/log.h"
 #include "webpush/sinks/sink.h"
 
 extern char** environ;
 
 namespace webpush::sinks::detail {
 
-spdlog::logger& log() {
-  // Looked up on every call (a few per message at most) so that a logger the
-  // daemon or a test registers later is picked up.
-  std::shared_ptr<spdlog::logger> l = spdlog::get("sinks");
-  if (!l) {
-    l = spdlog::default_logger()->clone("sinks");
-    spdlog::register_logger(l);
-  }
-  return *l;
-}
+spdlog::logger& log() { return layer_logger("sinks"); }
 
 namespace {
 

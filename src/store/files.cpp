@@ -1,5 +1,6 @@
 #include "files.h"
 
+#include "webpush/core/log.h"
 #include "webpush/store/store.h"
 
 #include <fcntl.h>
@@ -51,16 +52,7 @@ Result<void> correct_mode(const std::filesystem::path& path, mode_t have, mode_t
 
 }  // namespace
 
-spdlog::logger& logger() {
-  // Looked up on every call (open-time only) so that a logger registered later by
-  // the daemon or a test is picked up.
-  std::shared_ptr<spdlog::logger> log = spdlog::get("store");
-  if (!log) {
-    log = spdlog::default_logger()->clone("store");
-    spdlog::register_logger(log);
-  }
-  return *log;
-}
+spdlog::logger& logger() { return layer_logger("store"); }
 
 UniqueFd::UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
 

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "internal.h"
+#include "webpush/core/log.h"
 #include "webpush/core/url.h"
 
 namespace webpush::transport {
@@ -29,17 +30,7 @@ std::string_view to_string(Errc e) noexcept {
 
 namespace detail {
 
-spdlog::logger& log() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = spdlog::get("transport");
-    if (!l) {
-      l = spdlog::default_logger()->clone("transport");
-      spdlog::register_logger(l);
-    }
-    return l;
-  }();
-  return *logger;
-}
+spdlog::logger& log() { return layer_logger("transport"); }
 
 namespace {
 

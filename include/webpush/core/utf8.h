@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "webpush/core/bytes.h"
@@ -16,5 +17,9 @@ std::size_t utf8_decode(std::string_view s, std::size_t i, char32_t& cp) noexcep
 
 /// Whether all of `bytes` is valid UTF-8.
 bool is_valid_utf8(ByteView bytes) noexcept;
+
+/// Untrusted text made safe to quote in an error message or a log line: at most
+/// `max` bytes, anything but printable ASCII as '?', "..." when cut.
+std::string printable_prefix(std::string_view text, std::size_t max);
 
 }  // namespace webpush

@@ -119,10 +119,13 @@ class Agent final : public transport::WsListener {
   };
 
   void apply(protocol::Actions actions);
+  void retire_connection(Duration linger);
   void rearm();
   void flush_batch();
   void dispatch(const sinks::Event& event);
-  void deliver_stored(const protocol::InboxMessage& m);
+  /// Hands a stored message to the sinks; true if it is now to be marked delivered.
+  bool deliver_stored(const protocol::InboxMessage& m);
+  void mark_delivered(const std::vector<std::int64_t>& ids);
   void reregister_all();
   void on_register_ok(const protocol::action::RegisterOk& ok);
   void on_register_failed(const protocol::action::RegisterFailed& failed);

@@ -41,5 +41,12 @@ TEST(Utf8, RejectsWhatIsNotUtf8) {
   EXPECT_TRUE(is_valid_utf8(as_bytes("")));
 }
 
+TEST(PrintablePrefix, CutsAndMasksUntrustedText) {
+  EXPECT_EQ(printable_prefix("hello", 10), "hello");
+  EXPECT_EQ(printable_prefix("hello world", 5), "hello...");
+  EXPECT_EQ(printable_prefix(std::string("a\nb\x1b\xc3\xa9", 6), 10), "a?b???");
+  EXPECT_EQ(printable_prefix("", 3), "");
+}
+
 }  // namespace
 }  // namespace webpush
