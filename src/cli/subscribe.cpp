@@ -10,8 +10,8 @@
 #include "webpush/core/base64url.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/daemon/agent.h"
+#include "webpush/daemon/one_shot.h"
 #include "webpush/store/store.h"
-#include "webpush/transport/event_loop.h"
 #include "webpush/transport/ws_client.h"
 
 namespace webpush::cli {
@@ -75,48 +75,31 @@ int run_subscribe(const GlobalOptions& g, const SubscribeOptions& o) {
     print_error(store.error().message());
     return kExitFailure;
   }
-  auto loop = transport::EventLoop::create({o.ca_file, proxy_for(g.server, o.proxy), true});
-  if (!loop) {
-    print_error(loop.error().message());
-    return kExitFailure;
-  }
-  daemon::AgentOptions options;
+  daemon::OneShotOptions options;
   options.server = g.server;
   options.insecure = o.insecure;
-  options.deliver = false;
-  SystemClock clock;
-  RandomJitter jitter;
-  int exit_code = kExitFailure;
-  {
-    daemon::Agent agent(**loop, *store, options, clock, jitter);
-    transport::Timer stop_timer(**loop, [&] { (*loop)->stop(); });
-    transport::Timer deadline(**loop, [&] {
-      print_error(fmt::format("no answer from {} within {} s ({})", g.server, o.timeout, agent.status().detail));
-      agent.shutdown();
-      stop_timer.arm(Duration{200});
-    });
-    deadline.arm(Duration(static_cast<std::int64_t>(o.timeout * 1000)));
-    std::fprintf(stderr, "webpushd: registering with %s ...\n", g.server.c_str());
-    agent.subscribe(name, key, [&](Result<store::Subscription> sub) {
-      deadline.cancel();
-      if (sub) {
-        std::printf("%s\n", daemon::subscription_json(*sub).c_str());
-        std::fflush(stdout);
-        std::fprintf(stderr, "webpushd: subscription '%s' created\n", sub->name.c_str());
-        exit_code = kExitOk;
-      } else {
-        print_error(sub.error().message());
+  options.client = {o.ca_file, proxy_for(g.server, o.proxy), true};
+  options.timeout = Duration(static_cast<std::int64_t>(o.timeout * 1000));
+  std::fprintf(stderr, "webpushd: registering with %s ...\n", g.server.c_str());
+  std::optional<store::Subscription> created;
+  auto done = daemon::run_one_shot(*store, options, [&](daemon::Agent& agent, auto finish) {
+    agent.subscribe(name, key, [&created, finish](Result<store::Subscription> sub) {
+      if (!sub) {
+        finish(tl::unexpected(sub.error()));
+        return;
       }
-      agent.shutdown();
-      stop_timer.arm(Duration{200});
+      created = std::move(*sub);
+      finish({});
     });
-    if (auto ok = agent.start(); !ok) {
-      print_error(ok.error().message());
-      return kExitFailure;
-    }
-    (*loop)->run();
+  });
+  if (!done) {
+    print_error(done.error().message());
+    return kExitFailure;
   }
-  return exit_code;
+  std::printf("%s\n", daemon::subscription_json(*created).c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr, "webpushd: subscription '%s' created\n", created->name.c_str());
+  return kExitOk;
 }
 
 }  // namespace webpush::cli

@@ -8,8 +8,8 @@
 #include "control_client.h"
 #include "webpush/daemon/agent.h"
 #include "webpush/daemon/control.h"
+#include "webpush/daemon/one_shot.h"
 #include "webpush/store/store.h"
-#include "webpush/transport/event_loop.h"
 #include "webpush/transport/ws_client.h"
 
 namespace webpush::cli {
@@ -83,47 +83,25 @@ int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o) {
     print_error(ok.error().message());
     return kExitUsage;
   }
-  auto loop = transport::EventLoop::create({"", proxy_for(server, ""), true});
-  if (!loop) {
-    print_error(loop.error().message());
-    return kExitFailure;
-  }
-  daemon::AgentOptions options;
+  daemon::OneShotOptions options;
   options.server = server;
   options.insecure = o.insecure;
-  options.deliver = false;
-  SystemClock clock;
-  RandomJitter jitter;
-  int exit_code = kExitFailure;
-  {
-    daemon::Agent agent(**loop, *store, options, clock, jitter);
-    transport::Timer stop_timer(**loop, [&] { (*loop)->stop(); });
-    transport::Timer deadline(**loop, [&] {
-      // The keys are already gone; only the courtesy to the service is missing.
-      std::fprintf(stderr, "webpushd: deleted locally; %s did not confirm within %.0f s\n", server.c_str(), o.timeout);
-      exit_code = kExitOk;
-      agent.shutdown();
-      stop_timer.arm(Duration{200});
-    });
-    deadline.arm(Duration(static_cast<std::int64_t>(o.timeout * 1000)));
-    std::fprintf(stderr, "webpushd: unregistering '%s' from %s ...\n", (*sub)->name.c_str(), server.c_str());
-    if (auto ok = agent.start(); !ok) {
-      print_error(ok.error().message());
-      return kExitFailure;
-    }
-    agent.unsubscribe((*sub)->id, [&](Result<void> r) {
-      deadline.cancel();
-      if (r) {
-        exit_code = kExitOk;
-      } else {
-        print_error(r.error().message());
-      }
-      agent.shutdown();
-      stop_timer.arm(Duration{200});
-    });
-    (*loop)->run();
+  options.client = {"", proxy_for(server, ""), true};
+  options.timeout = Duration(static_cast<std::int64_t>(o.timeout * 1000));
+  std::fprintf(stderr, "webpushd: unregistering '%s' from %s ...\n", (*sub)->name.c_str(), server.c_str());
+  const std::int64_t id = (*sub)->id;
+  auto done = daemon::run_one_shot(
+      *store, options, [id](daemon::Agent& agent, auto finish) { agent.unsubscribe(id, std::move(finish)); });
+  if (!done && done.error() == daemon::Errc::timeout) {
+    // The keys are already gone; only the courtesy to the service is missing.
+    std::fprintf(stderr, "webpushd: deleted locally; %s did not confirm within %.0f s\n", server.c_str(), o.timeout);
+    return kExitOk;
   }
-  return exit_code;
+  if (!done) {
+    print_error(done.error().message());
+    return kExitFailure;
+  }
+  return kExitOk;
 }
 
 void add_status_options(CLI::App& sub, bool& json) { sub.add_flag("--json", json, "print the status as JSON"); }

@@ -15,6 +15,7 @@ std::string_view to_string(Domain d) noexcept {
     case Domain::sinks: return "sinks";
     case Domain::daemon: return "daemon";
     case Domain::cli: return "cli";
+    case Domain::event: return "event";
   }
   return "unknown";
 }

@@ -10,6 +10,7 @@
 #include "webpush/core/log.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/protocol/messages.h"
+#include "webpush/transport/errc.h"
 
 namespace webpush::daemon {
 
@@ -19,6 +20,7 @@ std::string_view to_string(Errc e) noexcept {
     case Errc::registration: return "registration";
     case Errc::store: return "store";
     case Errc::stopped: return "stopped";
+    case Errc::timeout: return "timeout";
   }
   return "unknown";
 }
@@ -94,18 +96,19 @@ class Agent::StoreInbox final : public protocol::InboxPort {
 
 // ---- Agent ---------------------------------------------------------------------------
 
-Agent::Agent(transport::EventLoop& loop, store::Store& store, AgentOptions options, const Clock& clock, Jitter& jitter)
-    : loop_(&loop),
-      store_(&store),
+Agent::Agent(store::Store& store, transport::ConnectionFactory& connections, event::Scheduler& scheduler,
+             AgentOptions options, const Clock& clock, Jitter& jitter)
+    : store_(&store),
+      connections_(&connections),
+      scheduler_(&scheduler),
       options_(std::move(options)),
       clock_(&clock),
       inbox_(std::make_unique<StoreInbox>(store)),
       receiver_(*inbox_),
-      session_(options_.session, jitter, [this] { return new_channel_id(); }),
-      flush_timer_(loop, [this] { flush_batch(); }),
-      reaper_(loop, [this] { graveyard_.clear(); }) {}
+      session_(options_.session, jitter, [this] { return new_channel_id(); }) {}
 
 Agent::~Agent() {
+  *alive_ = false;
   if (conn_) conn_->close();
 }
 
@@ -115,7 +118,7 @@ void Agent::retire_connection(Duration linger) {
   if (!conn_) return;
   conn_->close();
   graveyard_.push_back(std::move(conn_));
-  reaper_.arm(linger);
+  if (reaper_) reaper_->arm(linger);
 }
 
 namespace {
@@ -148,9 +151,12 @@ Result<void> Agent::refresh_identity() {
 
 Result<void> Agent::start() {
   if (started_) return {};
-  auto timer = transport::BootTimer::create(*loop_, [this] { apply(session_.on_timer(clock_->now())); });
-  if (!timer) return tl::unexpected(timer.error());
-  wakeup_ = std::move(*timer);
+  auto wakeup = scheduler_->make_timer(event::TimerClock::boot, [this] { apply(session_.on_timer(clock_->now())); });
+  if (!wakeup) return tl::unexpected(wakeup.error());
+  wakeup_ = std::move(*wakeup);
+  auto reaper = scheduler_->make_timer(event::TimerClock::monotonic, [this] { graveyard_.clear(); });
+  if (!reaper) return tl::unexpected(reaper.error());
+  reaper_ = std::move(*reaper);
   if (auto ok = refresh_identity(); !ok) return ok;
 
   started_ = true;
@@ -208,16 +214,16 @@ void Agent::on_network_change() {
   apply(session_.on_network_change(clock_->now()));
 }
 
-void Agent::on_ws_open() { apply(session_.on_connected(clock_->now())); }
+void Agent::on_open() { apply(session_.on_connected(clock_->now())); }
 
-void Agent::on_ws_text(std::string_view frame) { apply(session_.on_frame(frame, clock_->now())); }
+void Agent::on_text(std::string_view frame) { apply(session_.on_frame(frame, clock_->now())); }
 
-void Agent::on_ws_closed(protocol::DisconnectReason reason, int close_code, std::string detail) {
+void Agent::on_closed(protocol::DisconnectReason reason, int close_code, std::string detail) {
   transport_detail_ = std::move(detail);
   // Closed already: keep the object alive until its callback has returned.
   if (conn_) {
     graveyard_.push_back(std::move(conn_));
-    reaper_.arm(Duration{0});
+    if (reaper_) reaper_->arm(Duration{0});
   }
   apply(session_.on_closed(reason, close_code, clock_->now()));
 }
@@ -229,7 +235,7 @@ void Agent::apply(protocol::Actions actions) {
       if (conn_) conn_->send(std::move(send->frame));
     } else if (std::get_if<Connect>(&a)) {
       retire_connection(Duration{0});
-      auto c = transport::WsConnection::open(*loop_, *this, {options_.server, options_.insecure, options_.max_frame});
+      auto c = connections_->connect(*this);
       if (!c) {
         transport_detail_ = c.error().message();
         apply(session_.on_closed(c.error() == transport::Errc::dns ? protocol::DisconnectReason::dns_failure
@@ -247,7 +253,14 @@ void Agent::apply(protocol::Actions actions) {
     } else if (auto* notify = std::get_if<Notify>(&a)) {
       batch_.push_back(std::move(notify->notification));
       // Everything that arrives in this loop turn is committed in one transaction.
-      flush_timer_.arm(Duration{0});
+      if (!flush_pending_) {
+        flush_pending_ = true;
+        scheduler_->defer([this, alive = alive_] {
+          if (!*alive) return;
+          flush_pending_ = false;
+          flush_batch();
+        });
+      }
     } else if (auto* assigned = std::get_if<UaidAssigned>(&a)) {
       if (auto ok = store_->set_uaid(options_.server, assigned->uaid); !ok) {
         log().error("cannot store the uaid: {}", ok.error().message());

@@ -65,28 +65,29 @@ std::string status_json(const AgentStatus& s, store::Store& store) {
 
 struct ControlServer::Client {
   int fd = -1;
-  std::unique_ptr<transport::FdWatch> watch;
+  std::unique_ptr<event::FdWatch> watch;
   std::string in;
   std::string out;
   bool watching = false;
   bool closing = false;  // close once `out` is written
 };
 
-ControlServer::ControlServer(transport::EventLoop& loop, Agent& agent, store::Store& store, std::filesystem::path path)
+ControlServer::ControlServer(event::EventLoop& loop, Agent& agent, store::Store& store, std::filesystem::path path)
     : loop_(&loop), agent_(&agent), store_(&store), path_(std::move(path)) {}
 
-Result<std::unique_ptr<ControlServer>> ControlServer::create(transport::EventLoop& loop, Agent& agent,
-                                                             store::Store& store, const std::filesystem::path& path) {
+Result<std::unique_ptr<ControlServer>> ControlServer::create(event::EventLoop& loop, Agent& agent, store::Store& store,
+                                                             const std::filesystem::path& path) {
   std::unique_ptr<ControlServer> s(new ControlServer(loop, agent, store, path));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   const std::string p = path.string();
   if (p.size() >= sizeof addr.sun_path) {
-    return fail(transport::Errc::setup, fmt::format("control socket path too long: {}", p));
+    return fail(event::Errc::setup, fmt::format("control socket path too long: {}", p));
   }
   std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
-  s->listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (s->listen_fd_ < 0) return fail(transport::Errc::setup, fmt::format("control socket: {}", std::strerror(errno)));
+  event::UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return fail(event::Errc::setup, fmt::format("control socket: {}", std::strerror(errno)));
+  s->listen_fd_ = fd.get();
   ::unlink(p.c_str());  // a stale socket from a crashed daemon (the state-dir lock says none runs)
   // Created 0600 from the start: no window in which another user could connect.
   const mode_t old = umask(0177);
@@ -94,12 +95,11 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(transport::EventLoo
   umask(old);
   if (bound != 0 || listen(s->listen_fd_, 16) != 0) {
     const std::string why = std::strerror(errno);
-    ::close(s->listen_fd_);
     s->listen_fd_ = -1;
-    return fail(transport::Errc::setup, fmt::format("cannot listen on {}: {}", p, why));
+    return fail(event::Errc::setup, fmt::format("cannot listen on {}: {}", p, why));
   }
   ControlServer* raw = s.get();
-  auto watch = transport::FdWatch::create(loop, s->listen_fd_, [raw] { raw->accept_clients(); });
+  auto watch = event::FdWatch::create(loop, std::move(fd), [raw] { raw->accept_clients(); });
   if (!watch) {
     s->listen_fd_ = -1;
     return tl::unexpected(watch.error());
@@ -122,8 +122,8 @@ void ControlServer::accept_clients() {
     const int id = next_id_++;
     auto client = std::make_unique<Client>();
     client->fd = fd;
-    auto watch = transport::FdWatch::create(
-        *loop_, fd, [this, id] { on_readable(id); }, [this, id] { on_writable(id); });
+    auto watch = event::FdWatch::create(
+        *loop_, event::UniqueFd(fd), [this, id] { on_readable(id); }, [this, id] { on_writable(id); });
     if (!watch) continue;  // the fd was closed by the failed adoption
     client->watch = std::move(*watch);
     clients_.emplace(id, std::move(client));

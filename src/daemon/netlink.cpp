@@ -12,40 +12,32 @@
 
 namespace webpush::daemon {
 
-NetlinkWatcher::NetlinkWatcher(transport::EventLoop& loop, std::function<void()> on_change, Duration settle)
+NetlinkWatcher::NetlinkWatcher(event::EventLoop& loop, std::function<void()> on_change, Duration settle)
     : settle_(settle), on_change_(std::move(on_change)), settle_timer_(loop, [this] { on_change_(); }) {}
 
-Result<std::unique_ptr<NetlinkWatcher>> NetlinkWatcher::create(transport::EventLoop& loop,
-                                                               std::function<void()> on_change, Duration settle) {
+Result<std::unique_ptr<NetlinkWatcher>> NetlinkWatcher::create(event::EventLoop& loop, std::function<void()> on_change,
+                                                               Duration settle) {
   std::unique_ptr<NetlinkWatcher> w(new NetlinkWatcher(loop, std::move(on_change), settle));
-  w->fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (w->fd_ < 0) {
-    return fail(transport::Errc::setup, fmt::format("netlink socket: {}", std::strerror(errno)));
+  event::UniqueFd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE));
+  w->fd_ = fd.get();
+  if (!fd.valid()) {
+    return fail(event::Errc::setup, fmt::format("netlink socket: {}", std::strerror(errno)));
   }
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
   // New or removed addresses and routes, and links going up or down.
   addr.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
   if (bind(w->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return fail(transport::Errc::setup, fmt::format("netlink bind: {}", std::strerror(errno)));
+    return fail(event::Errc::setup, fmt::format("netlink bind: {}", std::strerror(errno)));
   }
   NetlinkWatcher* raw = w.get();
-  auto watch = transport::FdWatch::create(loop, w->fd_, [raw] { raw->drain(); });
-  if (!watch) {
-    w->fd_ = -1;  // closed by the failed adoption
-    return tl::unexpected(watch.error());
-  }
+  auto watch = event::FdWatch::create(loop, std::move(fd), [raw] { raw->drain(); });
+  if (!watch) return tl::unexpected(watch.error());
   w->watch_ = std::move(*watch);
   return w;
 }
 
-NetlinkWatcher::~NetlinkWatcher() {
-  if (watch_) {
-    watch_.reset();  // closes fd_
-  } else if (fd_ >= 0) {
-    close(fd_);
-  }
-}
+NetlinkWatcher::~NetlinkWatcher() = default;  // the watch closes fd_
 
 void NetlinkWatcher::drain() {
   char buf[8192];

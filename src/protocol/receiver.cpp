@@ -47,7 +47,7 @@ std::vector<Received> Receiver::process(std::span<const Notification> batch, std
     m.version = n.version;
     m.received_at_ms = now_ms;
     if (!n.data) {
-      // A data-less push is a valid message without payload (protocol.md §6.22).
+      // A data-less push is a valid message without payload (docs/protocol.md §6.22).
       r.ack = AckCode::delivered;
     } else if (!n.headers || n.headers->encoding.empty()) {
       m.error = "the message has data but no Content-Encoding";

@@ -101,7 +101,7 @@ Actions Session::on_connected(Instant now) {
   last_rx_boot_ = now.boot;
   set_state(SessionState::handshaking, "", out);
   // Firefox sends the uaid only while it holds subscriptions, so that a client
-  // without any gets a fresh one each time (protocol.md §1.4).
+  // without any gets a fresh one each time (docs/protocol.md §1.4).
   Hello hello;
   if (has_subscriptions_) hello.uaid = uaid_;
   out.push_back(action::Send{serialize(ClientMessage{std::move(hello)})});

@@ -98,18 +98,18 @@ struct ExecSink::Impl {
     pid_t pid = -1;
     bool timed_out = false;
     int sent_signal = 0;
-    std::unique_ptr<transport::Timer> limit;  // SIGTERM at the time limit, then SIGKILL after the grace
+    std::unique_ptr<event::Timer> limit;  // SIGTERM at the time limit, then SIGKILL after the grace
   };
 
-  Impl(transport::EventLoop& l, ExecOptions o, std::vector<std::string> a)
+  Impl(event::EventLoop& l, ExecOptions o, std::vector<std::string> a)
       : loop(&l), options(std::move(o)), argv(std::move(a)), reaper(l) {}
 
-  transport::EventLoop* loop;
+  event::EventLoop* loop;
   ExecOptions options;
   std::vector<std::string> argv;
   std::deque<std::unique_ptr<Job>> queue;
   std::map<pid_t, std::unique_ptr<Job>> running;
-  detail::ChildReaper reaper;
+  event::ChildReaper reaper;
   bool shutting_down = false;
 
   void start_ready() {
@@ -140,7 +140,7 @@ struct ExecSink::Impl {
       failed_to_start(*job, ok.error());
       return;
     }
-    job->limit = std::make_unique<transport::Timer>(*loop, [this, raw] { on_limit(*raw); });
+    job->limit = std::make_unique<event::Timer>(*loop, [this, raw] { on_limit(*raw); });
     job->limit->arm(options.time_limit);
     detail::log().debug("exec: started {} (pid {}) for message {} on {}", argv[0], raw->pid, raw->version,
                         raw->subscription);
@@ -222,14 +222,14 @@ struct ExecSink::Impl {
   }
 };
 
-Result<std::unique_ptr<ExecSink>> ExecSink::create(transport::EventLoop& loop, ExecOptions options) {
+Result<std::unique_ptr<ExecSink>> ExecSink::create(event::EventLoop& loop, ExecOptions options) {
   auto argv = split_command(options.command);
   if (!argv) return tl::unexpected(argv.error().with_context("exec"));
   if (auto ok = check_program((*argv)[0]); !ok) return tl::unexpected(ok.error());
   if (options.max_running == 0) return fail(Errc::bad_config, "exec: at most 0 commands at a time runs nothing");
   if (options.time_limit.count() <= 0) return fail(Errc::bad_config, "exec: the time limit must be positive");
   if (options.kill_grace.count() < 0) return fail(Errc::bad_config, "exec: the kill grace must not be negative");
-  if (auto ok = detail::check_pidfd_support(); !ok) return tl::unexpected(ok.error().with_context("exec"));
+  if (auto ok = event::check_pidfd_support(); !ok) return tl::unexpected(ok.error().with_context("exec"));
   return std::unique_ptr<ExecSink>(new ExecSink(std::make_unique<Impl>(loop, std::move(options), std::move(*argv))));
 }
 

@@ -17,6 +17,8 @@
 #include "internal.h"
 #include "webpush/sinks/notify.h"
 
+#include "webpush/event/fd_watch.h"
+
 namespace webpush::sinks {
 
 bool notify_sink_built() noexcept { return true; }
@@ -124,7 +126,7 @@ Result<std::vector<std::string>> probe_server(Duration timeout) {
 // Timer. An idle daemon gets no extra wake-up, and a click is handled at once.
 class GlibPump {
  public:
-  static Result<std::unique_ptr<GlibPump>> create(transport::EventLoop& loop) {
+  static Result<std::unique_ptr<GlibPump>> create(event::EventLoop& loop) {
     GMainContext* ctx = g_main_context_default();
     if (!g_main_context_acquire(ctx)) {
       return fail(Errc::unavailable, "notify: GLib's default main context is owned by another thread");
@@ -148,7 +150,7 @@ class GlibPump {
   void schedule() { timer_.arm(Duration{0}); }
 
  private:
-  GlibPump(transport::EventLoop& loop, GMainContext* ctx) : loop_(&loop), ctx_(ctx), timer_(loop, [this] { run(); }) {}
+  GlibPump(event::EventLoop& loop, GMainContext* ctx) : loop_(&loop), ctx_(ctx), timer_(loop, [this] { run(); }) {}
 
   void run() {
     // Bounded, in case a source is always ready; the rest waits for the next turn.
@@ -188,7 +190,7 @@ class GlibPump {
         needs_polling = true;
         continue;
       }
-      auto w = transport::FdWatch::create(*loop_, copy, [this] { schedule(); });
+      auto w = event::FdWatch::create(*loop_, event::UniqueFd(copy), [this] { schedule(); });
       if (!w) {
         detail::log().warn("notify: cannot watch GLib descriptor {}: {}", fd, w.error().message());
         needs_polling = true;
@@ -204,15 +206,15 @@ class GlibPump {
     }
   }
 
-  transport::EventLoop* loop_;
+  event::EventLoop* loop_;
   GMainContext* ctx_;
-  transport::Timer timer_;
-  std::map<int, std::unique_ptr<transport::FdWatch>> watches_;  // GLib's fd → a watch on its dup
+  event::Timer timer_;
+  std::map<int, std::unique_ptr<event::FdWatch>> watches_;  // GLib's fd → a watch on its dup
 };
 
 class NotifySink final : public Sink {
  public:
-  static Result<std::unique_ptr<Sink>> create(transport::EventLoop& loop, NotifyOptions options) {
+  static Result<std::unique_ptr<Sink>> create(event::EventLoop& loop, NotifyOptions options) {
     if (options.app_name.empty()) return fail(Errc::bad_config, "notify: the application name is empty");
     if (options.opener.empty() || options.opener[0].empty()) {
       return fail(Errc::bad_config, "notify: the URL opener command is empty");
@@ -308,8 +310,7 @@ class NotifySink final : public Sink {
     gulong closed_handler = 0;
   };
 
-  NotifySink(transport::EventLoop& loop, NotifyOptions options, std::unique_ptr<GlibPump> pump, bool actions,
-             bool markup)
+  NotifySink(event::EventLoop& loop, NotifyOptions options, std::unique_ptr<GlibPump> pump, bool actions, bool markup)
       : options_(std::move(options)),
         pump_(std::move(pump)),
         openers_(loop),
@@ -440,18 +441,18 @@ class NotifySink final : public Sink {
 
   NotifyOptions options_;
   std::unique_ptr<GlibPump> pump_;
-  detail::ChildReaper openers_;  // running openers are left alone at destruction (a browser may be one)
+  event::ChildReaper openers_;  // running openers are left alone at destruction (a browser may be one)
   bool actions_cap_;
   bool markup_cap_;
   std::list<Live> live_;  // oldest first
   bool failing_ = false;
   bool retry_due_ = false;
-  transport::Timer retry_;
+  event::Timer retry_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Sink>> make_notify_sink(transport::EventLoop& loop, NotifyOptions options) {
+Result<std::unique_ptr<Sink>> make_notify_sink(event::EventLoop& loop, NotifyOptions options) {
   return NotifySink::create(loop, std::move(options));
 }
 

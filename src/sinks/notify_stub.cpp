@@ -6,7 +6,7 @@ namespace webpush::sinks {
 
 bool notify_sink_built() noexcept { return false; }
 
-Result<std::unique_ptr<Sink>> make_notify_sink(transport::EventLoop&, NotifyOptions) {
+Result<std::unique_ptr<Sink>> make_notify_sink(event::EventLoop&, NotifyOptions) {
   return fail(Errc::unavailable,
               "notify: webpushd was built without libnotify (install libnotify-dev and reconfigure with meson)");
 }

@@ -54,20 +54,6 @@ Result<void> correct_mode(const std::filesystem::path& path, mode_t have, mode_t
 
 spdlog::logger& logger() { return layer_logger("store"); }
 
-UniqueFd::UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<void> ensure_private_dir(const std::filesystem::path& dir, bool create) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {

@@ -8,6 +8,7 @@
 #include <spdlog/logger.h>
 
 #include "webpush/core/error.h"
+#include "webpush/event/unique_fd.h"
 #include "webpush/store/errc.h"
 
 namespace webpush::store::detail {
@@ -16,23 +17,7 @@ namespace webpush::store::detail {
 /// of spdlog's default logger registered as "store" (so it shares the daemon's sinks).
 spdlog::logger& logger();
 
-/// An owned file descriptor; closes in the destructor.
-class UniqueFd {
- public:
-  UniqueFd() noexcept = default;
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept;
-  UniqueFd& operator=(UniqueFd&& other) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd();
-
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+using event::UniqueFd;
 
 /// Makes sure `dir` is a directory of mode 0700. With `create`, a missing `dir` is
 /// created with its missing parents (0700 each); without it, a missing `dir` is

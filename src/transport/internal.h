@@ -10,7 +10,6 @@
 namespace webpush::transport::detail {
 
 inline constexpr const char* kWsProtocol = "push-notification";
-inline constexpr const char* kRawProtocol = "webpushd-raw";
 
 int ws_client_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) noexcept;
 

@@ -1,21 +1,36 @@
 #include "webpush/transport/ws_client.h"
 
-#include <netdb.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <fmt/format.h>
 
 #include "internal.h"
+#include "resolver.h"
+#include "webpush/core/log.h"
 #include "webpush/core/url.h"
 #include "webpushd_version.h"
 
 namespace webpush::transport {
 
 using protocol::DisconnectReason;
+
+std::string_view to_string(Errc e) noexcept {
+  switch (e) {
+    case Errc::setup: return "setup";
+    case Errc::bad_url: return "bad_url";
+    case Errc::connect: return "connect";
+    case Errc::dns: return "dns";
+  }
+  return "unknown";
+}
 
 namespace {
 
@@ -56,45 +71,144 @@ Result<void> check_server_url(std::string_view text, bool insecure) {
   return {};
 }
 
-Result<std::unique_ptr<WsConnection>> WsConnection::open(EventLoop& loop, WsListener& listener,
+// ---- ClientVhost ------------------------------------------------------------
+
+namespace {
+
+// Adds the user's CA file to the client trust store, next to the system's
+// default paths (lws alone would use the file instead of the system store).
+int client_protocol_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) noexcept {
+  if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+    auto* client = static_cast<ClientVhost*>(lws_vhost_user(lws_get_vhost(wsi)));
+    auto* ctx = static_cast<SSL_CTX*>(user);
+    if (client != nullptr && ctx != nullptr) {
+      SSL_CTX_set_default_verify_paths(ctx);
+      const std::string& ca = client->options().ca_file;
+      if (!ca.empty() && SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1) {
+        ERR_clear_error();
+        detail::log().error("cannot load CA file {}: not readable PEM certificates", ca);
+      }
+    }
+    return 0;
+  }
+  return detail::ws_client_callback(wsi, reason, user, in, len);
+}
+
+const lws_protocols kClientProtocols[] = {
+    {detail::kWsProtocol, client_protocol_callback, 0, 64 * 1024, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ClientVhost>> ClientVhost::create(event::EventLoop& loop, ClientOptions options) {
+  std::unique_ptr<ClientVhost> c(new ClientVhost(loop, std::move(options)));
+  lws_context_creation_info info{};
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.protocols = kClientProtocols;
+  info.vhost_name = "webpushd-client";
+  info.user = c.get();
+  info.timeout_secs = 20;
+  info.connect_timeout_secs = 20;
+  if (!c->options_.proxy.empty()) {
+    const auto colon = c->options_.proxy.rfind(':');
+    c->proxy_host_ = c->options_.proxy.substr(0, colon);
+    unsigned port = 3128;
+    if (colon != std::string::npos) {
+      const std::string digits = c->options_.proxy.substr(colon + 1);
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+      if (ec != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535) {
+        return fail(Errc::setup, fmt::format("proxy {}: the port is not a number from 1 to 65535", c->options_.proxy));
+      }
+    }
+    info.http_proxy_address = c->proxy_host_.c_str();
+    info.http_proxy_port = port;
+  }
+  if (c->options_.tcp_keepalive) {
+    // Idle 60 s, then 3 probes 10 s apart: a dead peer is noticed by the
+    // kernel even if every higher layer were silent.
+    info.ka_time = 60;
+    info.ka_probes = 3;
+    info.ka_interval = 10;
+  }
+  c->vhost_ = lws_create_vhost(loop.context(), &info);
+  if (c->vhost_ == nullptr) return fail(Errc::setup, "libwebsockets refused the WebSocket client vhost");
+  return c;
+}
+
+ClientVhost::~ClientVhost() {
+  if (vhost_ != nullptr) lws_vhost_destroy(vhost_);
+}
+
+// ---- WsConnection --------------------------------------------------------------
+
+Result<std::unique_ptr<WsConnection>> WsConnection::open(ClientVhost& client, ConnectionListener& listener,
                                                          const WsOptions& options) {
   if (auto ok = check_server_url(options.url, options.insecure); !ok) return tl::unexpected(ok.error());
   auto url = parse_url(options.url);
   std::unique_ptr<WsConnection> c(new WsConnection());
-  c->loop_ = &loop;
+  c->client_ = &client;
   c->listener_ = &listener;
   c->max_frame_ = options.max_frame;
   c->host_ = url->host;
   c->path_ = url->path;
+  c->port_ = url->port;
+  c->secure_ = url->is_secure();
+  c->url_ = options.url;
+  // Through a proxy, the proxy resolves the name; otherwise resolve it off the
+  // loop thread first (libwebsockets would block the loop in getaddrinfo).
+  if (!client.options().proxy.empty() || detail::is_numeric_host(c->host_)) {
+    if (auto ok = c->start(c->host_); !ok) return tl::unexpected(ok.error());
+    return c;
+  }
+  WsConnection* raw = c.get();
+  auto resolution = detail::Resolution::start(
+      client.loop(), c->host_, [raw](Result<std::string> address) { raw->on_resolved(std::move(address)); });
+  if (!resolution) return fail(Errc::connect, resolution.error().message());
+  c->resolution_ = std::move(*resolution);
+  return c;
+}
 
+void WsConnection::on_resolved(Result<std::string> address) {
+  // This runs inside the resolution's own callback: destroy it later.
+  client_->loop().destroy_later(std::move(resolution_));
+  if (finished_) return;
+  if (!address) {
+    finish(DisconnectReason::dns_failure, 0, address.error().message());
+    return;
+  }
+  if (auto ok = start(*address); !ok) finish(DisconnectReason::io_error, 0, ok.error().message());
+}
+
+Result<void> WsConnection::start(const std::string& address) {
+  address_ = address;
   lws_client_connect_info info{};
-  info.context = loop.context();
-  info.vhost = loop.vhost();
-  info.address = c->host_.c_str();
-  info.port = url->port;
-  info.path = c->path_.c_str();
-  info.host = c->host_.c_str();
-  info.origin = c->host_.c_str();
+  info.context = client_->loop().context();
+  info.vhost = client_->vhost();
+  info.address = address_.c_str();
+  info.port = port_;
+  info.path = path_.c_str();
+  info.host = host_.c_str();
+  info.origin = host_.c_str();
   info.protocol = detail::kWsProtocol;
   info.local_protocol_name = detail::kWsProtocol;
   info.ietf_version_or_minus_one = -1;
-  info.ssl_connection = url->is_secure() ? LCCSCF_USE_SSL : 0;
-  info.opaque_user_data = c.get();
-  info.pwsi = &c->wsi_;
-  if (lws_client_connect_via_info(&info) == nullptr && c->wsi_ == nullptr) {
+  info.ssl_connection = secure_ ? LCCSCF_USE_SSL : 0;
+  info.opaque_user_data = this;
+  info.pwsi = &wsi_;
+  if (lws_client_connect_via_info(&info) == nullptr && wsi_ == nullptr && !finished_) {
     // A failure inside the call may already have been reported through the
-    // callback (finished_). Name and resolution fail synchronously in lws.
-    if (!c->finished_) {
-      addrinfo hints{};
-      hints.ai_socktype = SOCK_STREAM;
-      addrinfo* res = nullptr;
-      const int gai = getaddrinfo(c->host_.c_str(), nullptr, &hints, &res);
-      if (res != nullptr) freeaddrinfo(res);
-      if (gai != 0) return fail(Errc::dns, fmt::format("cannot resolve {}: {}", c->host_, gai_strerror(gai)));
-      return fail(Errc::connect, fmt::format("cannot start a connection to {}", options.url));
-    }
+    // callback (finished_).
+    return fail(Errc::connect, fmt::format("cannot start a connection to {}", url_));
   }
-  return c;
+  return {};
+}
+
+Result<std::unique_ptr<Connection>> WsConnectionFactory::connect(ConnectionListener& listener) {
+  auto c = WsConnection::open(*client_, listener, options_);
+  if (!c) return tl::unexpected(c.error());
+  return std::unique_ptr<Connection>(std::move(*c));
 }
 
 WsConnection::~WsConnection() {
@@ -128,7 +242,7 @@ void WsConnection::finish(DisconnectReason reason, int code, std::string detail)
   if (finished_) return;
   finished_ = true;
   try {
-    listener_->on_ws_closed(reason, code, std::move(detail));
+    listener_->on_closed(reason, code, std::move(detail));
   } catch (const std::exception& e) {
     detail::log().error("listener failed on close: {}", e.what());
   }
@@ -151,7 +265,7 @@ int WsConnection::handle(lws* wsi, int reason, void* in, std::size_t len) noexce
       if (!tx_.empty() || closing_) lws_callback_on_writable(wsi);
       if (!finished_) {
         try {
-          listener_->on_ws_open();
+          listener_->on_open();
         } catch (const std::exception& e) {
           detail::log().error("listener failed on open: {}", e.what());
         }
@@ -173,7 +287,7 @@ int WsConnection::handle(lws* wsi, int reason, void* in, std::size_t len) noexce
         std::string frame;
         frame.swap(rx_);
         try {
-          listener_->on_ws_text(frame);
+          listener_->on_text(frame);
         } catch (const std::exception& e) {
           detail::log().error("listener failed on a frame: {}", e.what());
         }
@@ -245,6 +359,8 @@ int WsConnection::handle(lws* wsi, int reason, void* in, std::size_t len) noexce
 }
 
 namespace detail {
+
+spdlog::logger& log() { return layer_logger("transport"); }
 
 int ws_client_callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in, std::size_t len) noexcept {
   auto* conn = wsi != nullptr ? static_cast<WsConnection*>(lws_get_opaque_user_data(wsi)) : nullptr;

@@ -1,4 +1,4 @@
-// Storage and delivery (protocol.md §1.10, §5.3): stored messages flushed in
+// Storage and delivery (docs/protocol.md §1.10, §5.3): stored messages flushed in
 // batches that wait for acks, redelivery of what was not acked, topic
 // replacement, TTL 0, TTL expiry and the stored-message limit.
 #include <gmock/gmock.h>

@@ -1,5 +1,5 @@
 // The application-server side of `webpushd serve`: RFC 8030 requests as
-// autopush judges them (protocol.md §5) — each status with its errno — and what
+// autopush judges them (docs/protocol.md §5) — each status with its errno — and what
 // the user agent then receives.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// VAPID (RFC 8292) as `webpushd serve` checks it (protocol.md §4.3): both header
+// VAPID (RFC 8292) as `webpushd serve` checks it (docs/protocol.md §4.3): both header
 // forms accepted; v2 endpoints require the key they were registered with; every
 // failure is 401 errno 109 (a draft-form request without its p256ecdsa key is
 // 400 errno 110, as in autopush).

@@ -1,5 +1,5 @@
 // The user-agent side of `webpushd serve`: the autopush WebSocket protocol as
-// the service speaks it (protocol.md §1), message by message, with the close
+// the service speaks it (docs/protocol.md §1), message by message, with the close
 // codes of §1.13.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -133,7 +133,7 @@ TEST(Rfc8188, Section32MultipleRecords) {
   EXPECT_EQ(*exact, body);
 }
 
-// ---- Firefox / ecec extra vectors (protocol.md §3.9 E) ---------------------
+// ---- Firefox / ecec extra vectors (docs/protocol.md §3.9 E) ---------------------
 
 struct FirefoxOkRow {
   const char* desc;

@@ -1,6 +1,6 @@
 // Legacy aesgcm (draft-ietf-webpush-encryption-04): the published example and
 // the Firefox / ecec vectors (ok rows), one err row per failure with its exact
-// code, header selection, and encrypt round trips. Vectors: protocol.md §3.9 D, E.
+// code, header selection, and encrypt round trips. Vectors: docs/protocol.md §3.9 D, E.
 #include <gtest/gtest.h>
 
 #include <openssl/evp.h>
@@ -20,7 +20,7 @@ namespace {
 using test::b64;
 using test::str;
 
-// ---- draft-ietf-webpush-encryption-04 §5 + Appendix A (protocol.md §3.9 D) ----
+// ---- draft-ietf-webpush-encryption-04 §5 + Appendix A (docs/protocol.md §3.9 D) ----
 constexpr const char* kPlaintext = "I am the walrus";
 constexpr const char* kAsPublic =
     "BNoRDbb84JGm8g5Z5CFxurSqsXWJ11ItfXEWYVLE85Y7CYkDjXsIEc4aqxYaQ1G8BqkXCJ6DPpDrWtdWj_mugHU";

@@ -27,7 +27,7 @@ namespace {
 using test::b64;
 using test::str;
 
-// ---- RFC 8292 §2.4 (protocol.md 4.2) --------------------------------------------
+// ---- RFC 8292 §2.4 (docs/protocol.md 4.2) --------------------------------------------
 constexpr const char* kRfcJwt =
     "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.eyJhdWQiOiJodHRwczovL3B1c2guZXhhbXBsZS5uZXQiLCJleHAiOjE0NTM1MjM3NjgsInN1Yi"
     "I6Im1haWx0bzpwdXNoQGV4YW1wbGUuY29tIn0.i3CYb7t4xfxCDquptFOepC9GAu_HLGkMlMuCGSK2rpiUfnK9ojFwDXb1JrErtmysazNjjvW2L9O"

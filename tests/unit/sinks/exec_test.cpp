@@ -60,7 +60,7 @@ class ExecSinkTest : public ::testing::Test {
 
   test::LogCapture log;
   test::TempDir dir;
-  std::unique_ptr<transport::EventLoop> loop = test::make_loop();
+  std::unique_ptr<event::EventLoop> loop = test::make_loop();
   std::vector<ExecResult> results;
 };
 

@@ -243,7 +243,7 @@ MessageEvent message(std::string version, std::string_view payload, std::string 
 // runs only after every default-priority source before it. (Asking GLib
 // whether something is pending would acknowledge that wakeup behind the
 // sink's back.)
-bool drain_glib(transport::EventLoop& loop) {
+bool drain_glib(event::EventLoop& loop) {
   std::atomic<bool> ran{false};
   std::thread([&ran] {
     GSource* idle = g_idle_source_new();
@@ -288,7 +288,7 @@ class NotifyServer : public ::testing::Test {
 
   test::LogCapture log;
   test::TempDir dir;
-  std::unique_ptr<transport::EventLoop> loop = test::make_loop();
+  std::unique_ptr<event::EventLoop> loop = test::make_loop();
   std::unique_ptr<MockServer> server;
   std::unique_ptr<Sink> sink;
   std::vector<NotificationClick> clicks;

@@ -17,7 +17,8 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "webpush/transport/event_loop.h"
+#include "webpush/event/loop.h"
+#include "webpush/event/timer.h"
 
 namespace webpush::sinks::test {
 
@@ -86,27 +87,8 @@ class LogCapture {
 
 /// Services the loop until done() holds or `limit` has passed (a deadline for
 /// a broken build, not a timing assertion). Returns done().
-///
-/// lws runs ripe timers at the start of lws_service() and then polls until the
-/// next descriptor event or timer, so a condition that a timer callback makes
-/// true would go unseen until then: a 10 ms ticker breaks the poll
-/// (lws_cancel_service) so that done() is looked at again.
-inline bool run_until(transport::EventLoop& loop, const std::function<bool()>& done, Duration limit) {
-  bool expired = false;
-  transport::Timer deadline(loop, [&] {
-    expired = true;
-    lws_cancel_service(loop.context());
-  });
-  deadline.arm(limit);
-  std::function<void()> tick;
-  transport::Timer ticker(loop, [&] { tick(); });
-  tick = [&] {
-    lws_cancel_service(loop.context());
-    ticker.arm(Duration{10});
-  };
-  ticker.arm(Duration{10});
-  while (!done() && !expired) lws_service(loop.context(), 0);
-  return done();
+inline bool run_until(event::EventLoop& loop, const std::function<bool()>& done, Duration limit) {
+  return loop.run_until(done, limit);
 }
 
 /// This test program, which runs as the sinks' command with `--child MODE …` (test_main.cpp).
@@ -120,8 +102,8 @@ inline std::string child_command(std::string_view mode_and_args) {
   return "'" + self_exe() + "' --child " + std::string(mode_and_args);
 }
 
-inline std::unique_ptr<transport::EventLoop> make_loop() {
-  auto loop = transport::EventLoop::create({});
+inline std::unique_ptr<event::EventLoop> make_loop() {
+  auto loop = event::EventLoop::create();
   if (!loop) std::abort();
   return std::move(*loop);
 }

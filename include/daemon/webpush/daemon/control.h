@@ -1,0 +1,72 @@
+// The control socket: a Unix stream socket in the state directory (mode 0600)
+// speaking newline-delimited JSON, one request per line, one reply per request.
+//
+//   {"cmd":"subscribe","name":"laptop","vapid_key":"BA1H…"}  → {"ok":true,"id":1,"name":"laptop","subscription":{…}}
+//   {"cmd":"unsubscribe","name":"laptop"} (or "id":1)        → {"ok":true}
+//   {"cmd":"list"}                                          → {"ok":true,"subscriptions":[{…}]}
+//   {"cmd":"status"}                                        → {"ok":true,"status":{…}}
+//   {"cmd":"watch"}                                         → {"ok":true}, then {"event":{…jsonl object…}} lines
+//   anything malformed                                      → {"ok":false,"error":"…"}
+//
+// A request line over 64 KiB gets an error reply and the connection is closed;
+// a peer that goes away mid-stream is forgotten. Nothing a client sends can
+// disturb the daemon.
+//
+// Thread: the loop thread only.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "webpush/core/error.h"
+#include "webpush/daemon/agent.h"
+#include "webpush/event/fd_watch.h"
+#include "webpush/event/loop.h"
+#include "webpush/store/store.h"
+
+namespace webpush::daemon {
+
+inline constexpr std::size_t kControlMaxLine = 64 * 1024;
+
+/// The socket's path in a state directory.
+std::filesystem::path control_socket_path(const std::filesystem::path& state_dir);
+
+/// The status object ("status" command and `webpushd status --json`).
+std::string status_json(const AgentStatus& status, store::Store& store);
+
+class ControlServer {
+ public:
+  /// Binds the socket (replacing a stale one), mode 0600. Errors: event::Errc::setup.
+  static Result<std::unique_ptr<ControlServer>> create(event::EventLoop& loop, Agent& agent, store::Store& store,
+                                                       const std::filesystem::path& path);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  /// Sends an event to every watcher.
+  void broadcast(const sinks::Event& event);
+
+ private:
+  struct Client;
+  ControlServer(event::EventLoop& loop, Agent& agent, store::Store& store, std::filesystem::path path);
+  void accept_clients();
+  void on_readable(int id);
+  void on_writable(int id);
+  void handle_line(int id, const std::string& line);
+  void reply(int id, const std::string& json_line);
+  void drop(int id);
+
+  event::EventLoop* loop_;
+  Agent* agent_;
+  store::Store* store_;
+  std::filesystem::path path_;
+  int listen_fd_ = -1;  // owned by listen_watch_
+  std::unique_ptr<event::FdWatch> listen_watch_;
+  std::map<int, std::unique_ptr<Client>> clients_;
+  int next_id_ = 1;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards callbacks that outlive us
+};
+
+}  // namespace webpush::daemon

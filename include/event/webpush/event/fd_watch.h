@@ -1,0 +1,50 @@
+// FdWatch: a file descriptor watched by the event loop (signalfd, timerfd,
+// pidfd, netlink, pipes, sockets of other libraries). on_readable runs when it
+// is readable; on_writable, once per want_writable(), when it can take data.
+//
+// The watch owns the descriptor: it is closed when the FdWatch goes away (or at
+// once if create() fails). Destroying a watch from inside its own callback is
+// allowed: the descriptor is detached at once and closed on a later turn.
+//
+// Thread: the loop thread only. The loop must outlive its watches.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "webpush/core/error.h"
+#include "webpush/event/errc.h"
+#include "webpush/event/loop.h"
+#include "webpush/event/unique_fd.h"
+
+struct lws;
+
+namespace webpush::event {
+
+class FdWatch {
+ public:
+  /// Errors: Errc::setup (the loop cannot adopt the descriptor).
+  static Result<std::unique_ptr<FdWatch>> create(EventLoop& loop, UniqueFd fd, std::function<void()> on_readable,
+                                                 std::function<void()> on_writable = nullptr);
+  ~FdWatch();
+  FdWatch(const FdWatch&) = delete;
+  FdWatch& operator=(const FdWatch&) = delete;
+
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+  /// Asks for one on_writable call when the descriptor can take more data.
+  void want_writable();
+
+  // Called by the loop's raw-descriptor protocol; not for users.
+  void dispatch_readable() noexcept;
+  void dispatch_writable() noexcept;
+  void detached() noexcept { wsi_ = nullptr; }
+
+ private:
+  FdWatch() = default;
+  lws* wsi_ = nullptr;
+  int fd_ = -1;
+  std::function<void()> on_readable_;
+  std::function<void()> on_writable_;
+};
+
+}  // namespace webpush::event

@@ -1,0 +1,130 @@
+// The WebSocket client (libwebsockets): a ClientVhost (the client side of the
+// process's event loop: trust store, proxy, TCP keepalive) and a WsConnection
+// per connection attempt, which turns lws callbacks into ConnectionListener
+// calls; the listener decides everything else (that is protocol::Session's job).
+//
+//  - wss:// with the system CA store (plus LoopOptions::ca_file) and hostname
+//    verification; plain ws:// only to a loopback host or with `insecure`.
+//  - requests the `push-notification` sub-protocol, accepts a 101 without it;
+//    sends a User-Agent naming webpushd and its version.
+//  - text frames up to max_frame bytes, assembled from fragments; a larger or
+//    a binary frame closes the connection with a reason.
+//  - answers WebSocket Ping frames with Pong (libwebsockets does so at once).
+//
+// Thread: the loop thread only.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "webpush/core/error.h"
+#include "webpush/event/loop.h"
+#include "webpush/protocol/session.h"
+#include "webpush/transport/connection.h"
+#include "webpush/transport/errc.h"
+
+struct lws;
+struct lws_vhost;
+
+namespace webpush::transport::detail {
+class Resolution;
+}  // namespace webpush::transport::detail
+
+namespace webpush::transport {
+
+struct ClientOptions {
+  std::string ca_file;        ///< extra CA certificates (PEM) next to the system store
+  std::string proxy;          ///< "host:port" of an HTTP CONNECT proxy, empty for none
+  bool tcp_keepalive = true;  ///< TCP keepalive on client sockets (a third liveness layer)
+};
+
+/// The WebSocket client's vhost on the process's event loop.
+class ClientVhost {
+ public:
+  /// Errors: Errc::setup (bad proxy, libwebsockets refused the vhost).
+  static Result<std::unique_ptr<ClientVhost>> create(event::EventLoop& loop, ClientOptions options);
+  ~ClientVhost();
+  ClientVhost(const ClientVhost&) = delete;
+  ClientVhost& operator=(const ClientVhost&) = delete;
+
+  [[nodiscard]] event::EventLoop& loop() const noexcept { return *loop_; }
+  [[nodiscard]] lws_vhost* vhost() const noexcept { return vhost_; }
+  [[nodiscard]] const ClientOptions& options() const noexcept { return options_; }
+
+ private:
+  ClientVhost(event::EventLoop& loop, ClientOptions options) : loop_(&loop), options_(std::move(options)) {}
+  event::EventLoop* loop_;
+  ClientOptions options_;
+  std::string proxy_host_;
+  lws_vhost* vhost_ = nullptr;
+};
+
+struct WsOptions {
+  std::string url;        ///< ws:// or wss://
+  bool insecure = false;  ///< allow plain ws:// to a non-loopback host
+  std::size_t max_frame = 64 * 1024;
+};
+
+/// Checks a server URL against the rules above. Errors: Errc::bad_url.
+Result<void> check_server_url(std::string_view url, bool insecure);
+
+class WsConnection final : public Connection {
+ public:
+  /// Starts connecting; the outcome arrives through `listener` (borrowed; must
+  /// outlive this object). Never blocks: the host name is resolved by
+  /// libwebsockets, and a failure to resolve it arrives as on_closed(dns_failure).
+  /// Errors: Errc::bad_url, Errc::connect.
+  static Result<std::unique_ptr<WsConnection>> open(ClientVhost& client, ConnectionListener& listener,
+                                                    const WsOptions& options);
+  ~WsConnection() override;
+  WsConnection(const WsConnection&) = delete;
+  WsConnection& operator=(const WsConnection&) = delete;
+
+  void send(std::string text) override;
+  void close() override;
+  [[nodiscard]] bool is_open() const noexcept { return open_; }
+
+  // Called by the lws callback; not for users.
+  int handle(lws* wsi, int reason, void* in, std::size_t len) noexcept;
+
+ private:
+  WsConnection() = default;
+  Result<void> start(const std::string& address);
+  void on_resolved(Result<std::string> address);
+  void finish(protocol::DisconnectReason reason, int code, std::string detail) noexcept;
+
+  ClientVhost* client_ = nullptr;
+  ConnectionListener* listener_ = nullptr;
+  std::unique_ptr<detail::Resolution> resolution_;
+  lws* wsi_ = nullptr;
+  std::size_t max_frame_ = 0;
+  std::string url_;
+  std::string host_;
+  std::string address_;  // numeric, or host_ when a proxy resolves it
+  std::string path_;
+  int port_ = 0;
+  bool secure_ = false;
+  std::string rx_;
+  std::deque<std::string> tx_;
+  bool open_ = false;
+  bool closing_ = false;   // close() called: send a close frame when writable
+  bool finished_ = false;  // the listener has been told, or must not be
+  bool too_large_ = false;
+  int peer_close_code_ = 0;
+};
+
+/// Opens WsConnections to one push service.
+class WsConnectionFactory final : public ConnectionFactory {
+ public:
+  /// `client` is borrowed and must outlive the factory and its connections.
+  WsConnectionFactory(ClientVhost& client, WsOptions options) : client_(&client), options_(std::move(options)) {}
+  Result<std::unique_ptr<Connection>> connect(ConnectionListener& listener) override;
+
+ private:
+  ClientVhost* client_;
+  WsOptions options_;
+};
+
+}  // namespace webpush::transport

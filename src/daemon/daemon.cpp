@@ -1,0 +1,236 @@
+#include "webpush/daemon/daemon.h"
+
+#include <systemd/sd-daemon.h>
+
+#include <csignal>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "webpush/core/log.h"
+#include "webpush/daemon/control.h"
+#include "webpush/daemon/netlink.h"
+#include "webpush/event/loop.h"
+#include "webpush/event/scheduler.h"
+#include "webpush/event/signal_watch.h"
+#include "webpush/event/timer.h"
+#include "webpush/sinks/exec.h"
+#include "webpush/sinks/jsonl.h"
+#include "webpush/sinks/notify.h"
+
+namespace webpush::daemon {
+
+namespace {
+
+spdlog::logger& log() { return layer_logger("daemon"); }
+
+std::vector<sinks::Sink*> pointers(const std::vector<std::unique_ptr<sinks::Sink>>& owned) {
+  std::vector<sinks::Sink*> out;
+  out.reserve(owned.size());
+  for (const auto& s : owned) out.push_back(s.get());
+  return out;
+}
+
+void apply_log_level(const std::string& level) {
+  if (level.empty()) return;
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+}  // namespace
+
+Result<std::vector<std::unique_ptr<sinks::Sink>>> build_sinks(const SinkConfig& config, event::EventLoop& loop) {
+  std::vector<std::unique_ptr<sinks::Sink>> out;
+  if (!config.jsonl.empty()) {
+    auto jsonl = sinks::JsonlSink::open(config.jsonl);
+    if (!jsonl) return tl::unexpected(jsonl.error());
+    out.push_back(std::move(*jsonl));
+  }
+  if (!config.exec.empty()) {
+    sinks::ExecOptions exec;
+    exec.command = config.exec;
+    exec.time_limit = config.exec_timeout;
+    auto sink = sinks::ExecSink::create(loop, std::move(exec));
+    if (!sink) return tl::unexpected(sink.error());
+    out.push_back(std::move(*sink));
+  }
+  if (config.notify) {
+    // Optional: without a session bus or a notification server the other sinks go on.
+    auto notify = sinks::make_notify_sink(loop);
+    if (notify) {
+      out.push_back(std::move(*notify));
+    } else {
+      log().warn("desktop notifications unavailable: {}", notify.error().message());
+    }
+  }
+  return out;
+}
+
+// Declared in the order of construction; destroyed in reverse, so everything
+// on the loop goes before the loop, and the agent before the store.
+struct Daemon::Parts {
+  DaemonConfig config;
+  ReloadFn reload;
+  DaemonSeams seams;
+  SystemClock system_clock;
+  RandomJitter random_jitter;
+  std::optional<store::Store> store;
+  std::unique_ptr<event::EventLoop> loop;
+  std::unique_ptr<event::LoopScheduler> scheduler;
+  std::unique_ptr<transport::ClientVhost> client;
+  std::unique_ptr<transport::WsConnectionFactory> ws_factory;
+  std::vector<std::unique_ptr<sinks::Sink>> sinks;
+  std::unique_ptr<Agent> agent;
+  std::unique_ptr<ControlServer> control;
+  std::unique_ptr<event::SignalWatch> signals;
+  std::unique_ptr<NetlinkWatcher> netlink;
+  std::unique_ptr<event::Timer> prune_timer;
+  std::unique_ptr<event::Timer> stop_timer;
+  bool stopping = false;
+
+  [[nodiscard]] const Clock& clock() const { return seams.clock != nullptr ? *seams.clock : system_clock; }
+};
+
+Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config, ReloadFn reload, DaemonSeams seams) {
+  auto p = std::make_unique<Parts>();
+  p->config = std::move(config);
+  p->reload = std::move(reload);
+  p->seams = std::move(seams);
+  apply_log_level(p->config.log_level);
+
+  auto store = store::Store::open(p->config.state_dir, store::OpenMode::daemon);
+  if (!store) return tl::unexpected(store.error());
+  p->store.emplace(std::move(*store));
+  auto loop = event::EventLoop::create();
+  if (!loop) return tl::unexpected(loop.error());
+  p->loop = std::move(*loop);
+  p->scheduler = std::make_unique<event::LoopScheduler>(*p->loop);
+  transport::ConnectionFactory* connections = p->seams.connections;
+  if (connections == nullptr) {
+    auto client = transport::ClientVhost::create(*p->loop, p->config.client);
+    if (!client) return tl::unexpected(client.error());
+    p->client = std::move(*client);
+    const auto& a = p->config.agent;
+    p->ws_factory = std::make_unique<transport::WsConnectionFactory>(
+        *p->client, transport::WsOptions{a.server, a.insecure, a.max_frame});
+    connections = p->ws_factory.get();
+  }
+  auto sinks = build_sinks(p->config.sinks, *p->loop);
+  if (!sinks) return tl::unexpected(sinks.error());
+  p->sinks = std::move(*sinks);
+
+  Jitter& jitter = p->seams.jitter != nullptr ? *p->seams.jitter : p->random_jitter;
+  p->agent = std::make_unique<Agent>(*p->store, *connections, *p->scheduler, p->config.agent, p->clock(), jitter);
+  p->agent->set_sinks(pointers(p->sinks));
+
+  std::unique_ptr<Daemon> d(new Daemon(std::move(p)));
+  Parts& parts = *d->parts_;
+  Daemon* self = d.get();
+  parts.agent->set_state_observer([self](const AgentStatus& s) {
+    self->notify(fmt::format("STATUS={}{}{}", protocol::to_string(s.state), s.detail.empty() ? "" : ": ", s.detail));
+  });
+  auto signals = event::SignalWatch::create(*parts.loop, {SIGINT, SIGTERM, SIGHUP},
+                                            [self](int signo) { self->on_signal(signo); });
+  if (!signals) return tl::unexpected(signals.error());
+  parts.signals = std::move(*signals);
+  auto control = ControlServer::create(*parts.loop, *parts.agent, *parts.store,
+                                       control_socket_path(parts.config.state_dir));
+  if (!control) return tl::unexpected(control.error());
+  parts.control = std::move(*control);
+  ControlServer* ctl = parts.control.get();
+  parts.agent->set_event_observer([ctl](const sinks::Event& e) { ctl->broadcast(e); });
+  if (parts.seams.watch_network) {
+    auto netlink = NetlinkWatcher::create(*parts.loop, [self] { self->parts_->agent->on_network_change(); });
+    if (netlink) {
+      parts.netlink = std::move(*netlink);
+    } else {
+      log().warn("no network change notifications: {}", netlink.error().message());
+    }
+  }
+  parts.prune_timer = std::make_unique<event::Timer>(*parts.loop, [self] { self->prune(); });
+  parts.stop_timer = std::make_unique<event::Timer>(*parts.loop, [self] { self->parts_->loop->stop(); });
+  return d;
+}
+
+Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Daemon::~Daemon() {
+  if (!parts_) return;
+  // The agent and everything watching the loop go first, then the loop, then the store.
+  parts_->control.reset();
+  parts_->agent.reset();
+  parts_->sinks.clear();
+}
+
+Agent& Daemon::agent() noexcept { return *parts_->agent; }
+store::Store& Daemon::store() noexcept { return *parts_->store; }
+event::EventLoop& Daemon::loop() noexcept { return *parts_->loop; }
+
+Result<void> Daemon::run() {
+  if (auto ok = parts_->agent->start(); !ok) return ok;
+  prune();
+  // The store is open and the first connection is under way.
+  notify("READY=1");
+  log().info("webpushd running: server {}, state {}", parts_->config.agent.server, parts_->config.state_dir.string());
+  return parts_->loop->run();
+}
+
+void Daemon::notify(const std::string& line) {
+  if (parts_->seams.sd_notify) {
+    parts_->seams.sd_notify(line);
+    return;
+  }
+  // sd_notify returns 0 when no manager listens (not under systemd): nothing to do.
+  if (const int rc = sd_notify(0, line.c_str()); rc < 0) log().debug("sd_notify failed: {}", rc);
+}
+
+void Daemon::prune() {
+  Parts& p = *parts_;
+  auto n = p.store->prune(p.clock().now().wall_ms, p.config.retention);
+  if (!n) log().warn("pruning the inbox failed: {}", n.error().message());
+  if (n && *n > 0) log().info("pruned {} old message(s) from the inbox", *n);
+  p.prune_timer->arm(std::chrono::hours(24));
+}
+
+void Daemon::stop() {
+  Parts& p = *parts_;
+  if (p.stopping) return;
+  p.stopping = true;
+  notify("STOPPING=1");
+  p.agent->shutdown();
+  p.stop_timer->arm(Duration{300});  // let the close frame go out
+}
+
+void Daemon::reload() {
+  Parts& p = *parts_;
+  if (!p.reload) return;
+  auto reloaded = p.reload();
+  if (!reloaded) {
+    log().error("SIGHUP: config not reloaded: {}", reloaded.error().message());
+    return;
+  }
+  auto fresh = build_sinks(reloaded->sinks, *p.loop);
+  if (!fresh) {
+    log().error("SIGHUP: sinks not reloaded: {}", fresh.error().message());
+    return;
+  }
+  p.agent->set_sinks(pointers(*fresh));
+  // The old sinks go on a later turn: this runs inside the signal watch's callback.
+  for (auto& old : p.sinks) p.loop->destroy_later(std::move(old));
+  p.sinks = std::move(*fresh);
+  p.config.sinks = reloaded->sinks;
+  apply_log_level(reloaded->log_level);
+  log().info("SIGHUP: reloaded sinks and log level");
+}
+
+void Daemon::on_signal(int signo) {
+  if (signo == SIGHUP) {
+    reload();
+    return;
+  }
+  if (!parts_->stopping) log().info("stopping ({})", signo == SIGINT ? "SIGINT" : "SIGTERM");
+  stop();
+}
+
+}  // namespace webpush::daemon
