@@ -133,10 +133,11 @@ std::optional<std::string> register_key(const std::optional<Bytes>& app_server_k
 
 }  // namespace
 
-std::string Agent::new_channel_id() {
+Result<std::string> Agent::new_channel_id() {
+  auto bytes = crypto::random_bytes(16);
+  if (!bytes) return tl::unexpected(bytes.error().with_context("channel ID"));
   std::array<std::uint8_t, 16> random{};
-  auto bytes = crypto::random_bytes(random.size());
-  if (bytes) std::copy(bytes->begin(), bytes->end(), random.begin());
+  std::copy(bytes->begin(), bytes->end(), random.begin());
   return protocol::uuid_v4(random);
 }
 
@@ -184,6 +185,7 @@ Result<void> Agent::start() {
       auto [it, fresh] = names.try_emplace(*e.subscription_id);
       if (fresh) {
         auto sub = store_->find_subscription_by_id(*e.subscription_id);
+        if (!sub) log().warn("re-dispatch: cannot look up subscription {}: {}", *e.subscription_id, sub.error().message());
         if (sub && *sub) it->second = (*sub)->name;
       }
       m.subscription_name = it->second;
@@ -424,15 +426,16 @@ void Agent::subscribe(std::string name, std::optional<Bytes> app_server_key, Sub
   }
   auto key = crypto::KeyPair::generate();
   auto auth = crypto::generate_auth_secret();
-  if (!key || !auth) {
-    done(tl::unexpected(key ? auth.error() : key.error()));
+  auto channel = new_channel_id();
+  if (!key || !auth || !channel) {
+    done(tl::unexpected(!key ? key.error() : !auth ? auth.error() : channel.error()));
     return;
   }
   const protocol::RequestId id = next_request_++;
   const auto key_text = register_key(app_server_key);
   subscribes_.emplace(id, PendingSubscribe{std::move(name), std::move(app_server_key), std::move(*key),
                                            std::move(*auth), std::nullopt, "", std::move(done)});
-  apply(session_.request_register(id, new_channel_id(), key_text, clock_->now()));
+  apply(session_.request_register(id, std::move(*channel), key_text, clock_->now()));
 }
 
 void Agent::on_register_ok(const protocol::action::RegisterOk& ok) {
@@ -459,6 +462,10 @@ void Agent::on_register_ok(const protocol::action::RegisterOk& ok) {
     }
     inbox_->clear();
     auto sub = store_->find_subscription_by_id(*p.reregister_id);
+    if (!sub) {
+      log().error("subscription {} was registered again but cannot be read back to announce it: {}", p.name,
+                  sub.error().message());
+    }
     if (sub && *sub) {
       log().warn("subscription {} has a new endpoint; tell its application server", p.name);
       dispatch(sinks::SubscriptionChangedEvent{p.name, p.old_endpoint, ok.endpoint, subscription_json(**sub)});
@@ -496,10 +503,16 @@ void Agent::on_register_failed(const protocol::action::RegisterFailed& failed) {
   subscribes_.erase(it);
   if (p.reregister_id) {
     log().error("re-registering subscription {} failed: {}", p.name, failed.reason);
-    (void)store_->set_subscription_state(*p.reregister_id, store::SubscriptionState::needs_resubscribe);
+    mark_needs_resubscribe(*p.reregister_id, p.name);
     return;
   }
   if (p.done) p.done(fail(Errc::registration, failed.reason));
+}
+
+void Agent::mark_needs_resubscribe(std::int64_t id, const std::string& name) {
+  if (auto ok = store_->set_subscription_state(id, store::SubscriptionState::needs_resubscribe); !ok) {
+    log().error("cannot mark subscription {} as needing a new registration: {}", name, ok.error().message());
+  }
 }
 
 void Agent::reregister_all() {
@@ -510,15 +523,22 @@ void Agent::reregister_all() {
   }
   inbox_->clear();
   for (const auto& sub : *subs) {
-    (void)store_->set_subscription_state(sub.id, store::SubscriptionState::needs_resubscribe);
+    // Marked first: if the process stops before the new registration is stored,
+    // the subscription says so.
+    mark_needs_resubscribe(sub.id, sub.name);
     auto key = crypto::KeyPair::generate();
     auto auth = crypto::generate_auth_secret();
-    if (!key || !auth) continue;
+    auto channel = new_channel_id();
+    if (!key || !auth || !channel) {
+      const Error& e = !key ? key.error() : !auth ? auth.error() : channel.error();
+      log().error("cannot re-register subscription {}: {}; it stays marked needs_resubscribe", sub.name, e.message());
+      continue;
+    }
     const auto key_text = register_key(sub.app_server_key);
     const protocol::RequestId id = next_request_++;
     subscribes_.emplace(id, PendingSubscribe{sub.name, sub.app_server_key, std::move(*key), std::move(*auth), sub.id,
                                              sub.endpoint, nullptr});
-    apply(session_.request_register(id, new_channel_id(), key_text, clock_->now()));
+    apply(session_.request_register(id, std::move(*channel), key_text, clock_->now()));
   }
 }
 
@@ -538,7 +558,10 @@ void Agent::unsubscribe(std::int64_t subscription_id, UnsubscribeCallback done) 
     return;
   }
   inbox_->forget((*sub)->channel_id);
-  (void)refresh_identity();
+  if (auto ok = refresh_identity(); !ok) {
+    // The next hello may then still send the uaid; the service keeps it, harmless.
+    log().warn("cannot re-read the identity after unsubscribing: {}", ok.error().message());
+  }
   const protocol::RequestId id = next_request_++;
   unsubscribes_.emplace(id, PendingUnsubscribe{std::move(done)});
   apply(session_.request_unregister(id, (*sub)->channel_id, 200, clock_->now()));

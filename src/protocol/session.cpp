@@ -50,7 +50,7 @@ std::string seconds(Duration d) { return fmt::format("{:.1f} s", static_cast<dou
 
 }  // namespace
 
-Session::Session(SessionConfig config, Jitter& jitter, std::function<std::string()> new_channel_id)
+Session::Session(SessionConfig config, Jitter& jitter, std::function<Result<std::string>()> new_channel_id)
     : config_(config), backoff_(config.backoff, jitter), new_channel_id_(std::move(new_channel_id)) {}
 
 void Session::set_identity(std::optional<std::string> uaid, bool has_subscriptions) {
@@ -237,9 +237,16 @@ void Session::on_register(const RegisterReply& reply, Instant now, Actions& out)
   }
   if (reply.status == 409 && !it->retried) {
     // The channel ID is taken by another user agent: pick a fresh one, once.
-    it->retried = true;
-    it->channel_id = new_channel_id_();
-    send_request(*it, now, out);
+    auto fresh = new_channel_id_();
+    if (fresh) {
+      it->retried = true;
+      it->channel_id = std::move(*fresh);
+      send_request(*it, now, out);
+      return;
+    }
+    pending_.erase(it);
+    out.push_back(action::RegisterFailed{
+        id, "the channel ID was taken and no fresh one could be drawn: " + fresh.error().message(), true});
     return;
   }
   pending_.erase(it);

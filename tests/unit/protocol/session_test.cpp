@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fake_clock.h"
+#include "fake_inbox.h"  // FakeErrc
 
 namespace webpush::protocol {
 namespace {
@@ -53,11 +54,16 @@ struct Harness {
   fakes::FakeClock clock;
   fakes::FixedJitter jitter{0.0};
   int channel_counter = 0;
+  bool channel_ids_fail = false;  // the random source fails
   SessionConfig config;
   Session session;
 
-  explicit Harness(SessionConfig c = {})
-      : config(c), session(c, jitter, [this] { return fmt_channel(++channel_counter); }) {}
+  explicit Harness(SessionConfig c = {}) : config(c), session(c, jitter, [this] { return next_channel(); }) {}
+
+  Result<std::string> next_channel() {
+    if (channel_ids_fail) return fail(fakes::FakeErrc::injected, "no randomness");
+    return fmt_channel(++channel_counter);
+  }
 
   static std::string fmt_channel(int n) {
     char buf[40];
@@ -236,6 +242,20 @@ TEST(SessionRequests, ConflictRetriesOnceWithAFreshChannelId) {
   const auto failed = all_of<action::RegisterFailed>(second);
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_TRUE(frames(second).empty());  // only once
+}
+
+TEST(SessionRequests, ConflictWithoutAFreshChannelIdFailsRetryably) {
+  Harness h;
+  h.ready();
+  h.session.request_register(3, kChid, std::nullopt, h.now());
+  h.channel_ids_fail = true;
+  const Actions a = h.session.on_frame(register_reply(kChid, 409, ""), h.now());
+  EXPECT_TRUE(frames(a).empty());
+  const auto failed = all_of<action::RegisterFailed>(a);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].request, 3u);
+  EXPECT_TRUE(failed[0].retryable);
+  EXPECT_NE(failed[0].reason.find("no randomness"), std::string::npos);
 }
 
 TEST(SessionRequests, ConflictThenSuccessReportsTheNewChannel) {

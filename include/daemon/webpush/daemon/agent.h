@@ -138,7 +138,8 @@ class Agent final : public transport::ConnectionListener {
   void on_register_failed(const protocol::action::RegisterFailed& failed);
   void notify_state();
   Result<void> refresh_identity();
-  std::string new_channel_id();
+  Result<std::string> new_channel_id();
+  void mark_needs_resubscribe(std::int64_t id, const std::string& name);
 
   store::Store* store_;
   transport::ConnectionFactory* connections_;

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "webpush/core/clock.h"
+#include "webpush/core/error.h"
 #include "webpush/protocol/backoff.h"
 #include "webpush/protocol/messages.h"
 
@@ -131,8 +132,9 @@ using Actions = std::vector<Action>;
 class Session {
  public:
   /// `jitter` is borrowed (must outlive the session). `new_channel_id` returns a
-  /// fresh lower-case UUIDv4 (random in production, scripted in tests).
-  Session(SessionConfig config, Jitter& jitter, std::function<std::string()> new_channel_id);
+  /// fresh lower-case UUIDv4 (random in production, scripted in tests), or the
+  /// error that kept it from drawing one (the request then fails, retryable).
+  Session(SessionConfig config, Jitter& jitter, std::function<Result<std::string>()> new_channel_id);
 
   /// What the next hello says: the stored uaid, and whether subscriptions exist.
   void set_identity(std::optional<std::string> uaid, bool has_subscriptions);
@@ -188,7 +190,7 @@ class Session {
 
   SessionConfig config_;
   Backoff backoff_;
-  std::function<std::string()> new_channel_id_;
+  std::function<Result<std::string>()> new_channel_id_;
 
   SessionState state_ = SessionState::idle;
   std::optional<std::string> uaid_;
