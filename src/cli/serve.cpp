@@ -7,24 +7,20 @@
 
 #include "common.h"
 
-#include <pthread.h>
-#include <signal.h>
-
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
-#include <thread>
+#include <memory>
 
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "webpush/event/loop.h"
+#include "webpush/event/signal_watch.h"
 #include "webpush/service/config.h"
 #include "webpush/service/push_service.h"
 #include "webpush/service/server.h"
@@ -39,7 +35,8 @@ void setup_logging(int verbose, bool quiet) {
   if (quiet) level = spdlog::level::warn;
   if (verbose == 1) level = spdlog::level::debug;
   if (verbose >= 2) level = spdlog::level::trace;
-  for (const char* name : {"service", "lws"}) {
+  // "event" carries libwebsockets' own messages (at debug: -v shows them).
+  for (const char* name : {"service", "event"}) {
     auto logger = spdlog::get(name);
     if (!logger) logger = spdlog::stderr_color_mt(name);
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
@@ -165,14 +162,32 @@ int run_serve(const ServeOptions& o, const std::string& global_state_dir, int ve
     return kExitUsage;
   }
 
-  // SIGINT/SIGTERM are taken by a thread with sigwait, so no handler runs inside
-  // the event loop; they must be blocked before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  // One loop for the service, as `run` has for the user agent. Its context
+  // makes IPv6 sockets only for an IPv6 listen host.
+  auto loop = event::EventLoop::create(event::LoopOptions{.ipv6 = config.listen_host.find(':') != std::string::npos});
+  if (!loop) {
+    print_error(loop.error().message());
+    return kExitFailure;
+  }
+  // Declared in the order they may be destroyed in reverse: the server borrows
+  // the service, which borrows the store and the clock; all live on the loop.
+  SystemClock clock;
+  std::unique_ptr<service::ServiceStore> store;
+  std::unique_ptr<service::PushService> push;
+  std::unique_ptr<service::Server> server;
+  int caught = 0;
+  // SIGINT/SIGTERM arrive as loop events (signalfd), blocked from here on. The
+  // server stops accepting and drops its connections before the loop ends.
+  auto signals = event::SignalWatch::create(**loop, {SIGINT, SIGTERM}, [&](int signo) {
+    if (caught != 0) return;
+    caught = signo;
+    server.reset();
+    (*loop)->stop();
+  });
+  if (!signals) {
+    print_error(signals.error().message());
+    return kExitFailure;
+  }
 
   if (!service::is_loopback_host(config.listen_host)) {
     log->warn(
@@ -181,47 +196,34 @@ int run_serve(const ServeOptions& o, const std::string& global_state_dir, int ve
         config.listen_host);
   }
 
-  auto store = service::open_sqlite_store(config.state_dir);
-  if (!store) {
+  auto opened = service::open_sqlite_store(config.state_dir);
+  if (!opened) {
     print_error(
-        fmt::format("cannot open the service database in {}: {}", config.state_dir.string(), store.error().message()));
+        fmt::format("cannot open the service database in {}: {}", config.state_dir.string(), opened.error().message()));
     return kExitFailure;
   }
-  auto server = service::Server::listen(config);
-  if (!server) {
-    print_error(server.error().message());
+  store = std::move(*opened);
+  auto listening = service::Server::listen(**loop, config);
+  if (!listening) {
+    print_error(listening.error().message());
     return kExitFailure;
   }
-  auto public_url = service::effective_public_url(config, (*server)->port());
+  server = std::move(*listening);
+  auto public_url = service::effective_public_url(config, server->port());
   if (!public_url) {
     print_error(public_url.error().message());
     return kExitUsage;
   }
-  SystemClock clock;
-  service::PushService push(config, *public_url, **store, clock);
+  push = std::make_unique<service::PushService>(config, *public_url, *store, clock);
+  server->start(*push);
 
-  std::printf("%s\n", (*server)->ws_url().c_str());
+  std::printf("%s\n", server->ws_url().c_str());
   std::fflush(stdout);
-  log->info("push service: WebSocket {}, endpoints {}/wpush/…, state in {}", (*server)->ws_url(), *public_url,
+  log->info("push service: WebSocket {}, endpoints {}/wpush/…, state in {}", server->ws_url(), *public_url,
             config.state_dir.string());
 
-  std::atomic<bool> done{false};
-  std::atomic<int> caught{0};
-  service::Server* srv = server->get();
-  std::thread waiter([&] {
-    const timespec tick{0, 200'000'000};
-    while (!done.load()) {
-      const int sig = sigtimedwait(&signals, nullptr, &tick);
-      if (sig == SIGINT || sig == SIGTERM) {
-        caught = sig;
-        srv->stop();
-        return;
-      }
-    }
-  });
-  auto ran = (*server)->run(push);
-  done = true;
-  waiter.join();
+  auto ran = (*loop)->run();
+  server.reset();
   if (!ran) {
     print_error(ran.error().message());
     return kExitFailure;

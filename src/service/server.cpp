@@ -7,13 +7,14 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <exception>
-#include <mutex>
-#include <type_traits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -21,39 +22,17 @@
 #include <libwebsockets.h>
 #include <spdlog/spdlog.h>
 
+#include "webpush/core/bytes.h"
+#include "webpush/core/utf8.h"
+#include "webpush/event/loop.h"
+#include "webpush/event/timer.h"
 #include "webpush/service/push_service.h"
 
 namespace webpush::service {
 
 namespace {
 
-// A libwebsockets timer with a back pointer. `sul` is the first member of a
-// standard-layout struct, so the lws_sorted_usec_list_t* handed to the callback
-// converts back to the Timer.
-struct Timer {
-  lws_sorted_usec_list_t sul;
-  void* owner;
-};
-static_assert(std::is_standard_layout_v<Timer>);
-
-Timer* timer_of(lws_sorted_usec_list_t* sul) noexcept { return reinterpret_cast<Timer*>(sul); }
-
 constexpr std::string_view kPingPayload = "webpushd";
-
-lws_usec_t to_usec(std::chrono::milliseconds ms) { return static_cast<lws_usec_t>(ms.count()) * LWS_US_PER_MS; }
-
-void lws_log(int level, const char* line) noexcept {
-  try {
-    auto log = spdlog::get("lws");
-    if (!log) return;
-    std::string_view text(line);
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-    // lws reports expected events (a peer vanishing, a refused bind) as errors;
-    // the service reports what matters itself, so lws stays at debug.
-    log->debug("{}{}", level & LLL_ERR ? "error: " : "", text);
-  } catch (...) {
-  }
-}
 
 // lws_hdr_copy for a known token; nullopt when absent or empty.
 std::optional<std::string> token_header(lws* wsi, lws_token_indexes token) {
@@ -112,15 +91,15 @@ class Server::Impl {
   // One WebSocket. Owned by Impl::ws_ from ESTABLISHED to CLOSED.
   class WsConn final : public WsPeer {
    public:
-    WsConn(Impl& impl, lws* wsi) : impl_(impl), wsi_(wsi) {
-      hello_timer_.owner = this;
-      keepalive_timer_.owner = this;
-    }
-    ~WsConn() { cancel_timers(); }
+    WsConn(Impl& impl, lws* wsi)
+        : impl_(impl),
+          wsi_(wsi),
+          hello_timer_(*impl.loop_, [this] { on_hello_timer(); }),
+          keepalive_timer_(*impl.loop_, [this] { on_keepalive_timer(); }) {}
 
-    void cancel_timers() noexcept {
-      lws_sul_cancel(&hello_timer_.sul);
-      lws_sul_cancel(&keepalive_timer_.sul);
+    void cancel_timers() {
+      hello_timer_.cancel();
+      keepalive_timer_.cancel();
     }
     WsConn(const WsConn&) = delete;
     WsConn& operator=(const WsConn&) = delete;
@@ -136,23 +115,19 @@ class Server::Impl {
       closing_ = true;
       close_code_ = code;
       close_reason_ = std::string(reason.substr(0, 120));
-      lws_sul_cancel(&hello_timer_.sul);
-      lws_sul_cancel(&keepalive_timer_.sul);
+      cancel_timers();
       // If the peer never lets us write the Close frame, give up after a while.
       lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, 10);
       lws_callback_on_writable(wsi_);
     }
 
     void identified() override {
-      lws_sul_cancel(&hello_timer_.sul);
+      hello_timer_.cancel();
       waiting_for_pong_ = false;
       schedule_keepalive(impl_.config_.ws_ping_interval);
     }
 
-    void start() {
-      lws_sul_schedule(impl_.context_, 0, &hello_timer_.sul, &WsConn::on_hello_timer,
-                       to_usec(impl_.config_.handshake_timeout));
-    }
+    void start() { hello_timer_.arm(impl_.config_.handshake_timeout); }
 
     // LWS_CALLBACK_SERVER_WRITEABLE: one write per call, as lws asks.
     int writeable() {
@@ -181,30 +156,40 @@ class Server::Impl {
     }
 
     // LWS_CALLBACK_RECEIVE: `in` may be part of a frame, or one frame of a fragmented message.
-    void receive(const void* in, std::size_t len) {
-      if (closing_) return;
+    // Returns -1 to drop the connection.
+    int receive(const void* in, std::size_t len) {
+      if (closing_) return 0;
       if (!in_message_) {
         in_message_ = true;
         rx_.clear();
         if (lws_frame_is_binary(wsi_)) {
           in_message_ = false;
           impl_.service_->ws_binary(session_);
-          return;
+          return 0;
         }
       }
       if (rx_.size() + len > impl_.config_.max_frame_bytes) {
         in_message_ = false;
         rx_.clear();
         impl_.service_->ws_fail(session_, kCloseTooBig, "MessageTooBig");
-        return;
+        return 0;
       }
       rx_.append(static_cast<const char*>(in), len);
       if (lws_is_final_fragment(wsi_) && lws_remaining_packet_payload(wsi_) == 0) {
         in_message_ = false;
         std::string message;
         message.swap(rx_);
+        if (!is_valid_utf8(as_bytes(message))) {
+          // lws 4.1 checks text frames only when its *context* has
+          // LWS_SERVER_OPTION_VALIDATE_UTF8, and the shared loop's has not: answer
+          // as lws would, Close 1007 "bad utf8".
+          std::array<unsigned char, 8> why{'b', 'a', 'd', ' ', 'u', 't', 'f', '8'};
+          lws_close_reason(wsi_, LWS_CLOSE_STATUS_INVALID_PAYLOAD, why.data(), why.size());
+          return -1;
+        }
         impl_.service_->ws_text(session_, message);
       }
+      return 0;
     }
 
     void pong() {
@@ -216,28 +201,24 @@ class Server::Impl {
     PushService::Session* session_ = nullptr;
 
    private:
-    void schedule_keepalive(std::chrono::milliseconds after) {
-      lws_sul_schedule(impl_.context_, 0, &keepalive_timer_.sul, &WsConn::on_keepalive_timer, to_usec(after));
-    }
+    void schedule_keepalive(std::chrono::milliseconds after) { keepalive_timer_.arm(after); }
 
-    static void on_hello_timer(lws_sorted_usec_list_t* sul) noexcept {
-      auto* self = static_cast<WsConn*>(timer_of(sul)->owner);
-      self->impl_.guard([&] { self->impl_.service_->ws_fail(self->session_, kCloseServerError, "HandshakeTimeout"); });
+    void on_hello_timer() {
+      impl_.guard([&] { impl_.service_->ws_fail(session_, kCloseServerError, "HandshakeTimeout"); });
     }
 
     // ARS PingManager: wait the interval, send a Ping, wait the timeout for the Pong.
-    static void on_keepalive_timer(lws_sorted_usec_list_t* sul) noexcept {
-      auto* self = static_cast<WsConn*>(timer_of(sul)->owner);
-      self->impl_.guard([&] {
-        if (self->closing_) return;
-        if (self->waiting_for_pong_) {
-          self->impl_.service_->ws_fail(self->session_, kCloseServerError, "PongTimeout");
+    void on_keepalive_timer() {
+      impl_.guard([&] {
+        if (closing_) return;
+        if (waiting_for_pong_) {
+          impl_.service_->ws_fail(session_, kCloseServerError, "PongTimeout");
           return;
         }
-        self->waiting_for_pong_ = true;
-        self->ping_due_ = true;
-        lws_callback_on_writable(self->wsi_);
-        self->schedule_keepalive(self->impl_.config_.ws_pong_timeout);
+        waiting_for_pong_ = true;
+        ping_due_ = true;
+        lws_callback_on_writable(wsi_);
+        schedule_keepalive(impl_.config_.ws_pong_timeout);
       });
     }
 
@@ -252,8 +233,8 @@ class Server::Impl {
     std::string close_reason_;
     bool ping_due_ = false;
     bool waiting_for_pong_ = false;
-    Timer hello_timer_{};
-    Timer keepalive_timer_{};
+    event::Timer hello_timer_;
+    event::Timer keepalive_timer_;
   };
 
   // One HTTP request in progress.
@@ -264,15 +245,26 @@ class Server::Impl {
     HttpResponse response;
   };
 
-  explicit Impl(ServiceConfig config) : config_(std::move(config)) {}
+  // What the vhost's user pointer points to. lws 4.1 can keep a vhost, and call
+  // its protocol with it, after lws_vhost_destroy() (see shut_down()); the
+  // binding lives as long as the vhost, so such a late callback finds no Impl
+  // rather than a destroyed one. Freed by whichever of the two goes last.
+  struct Binding {
+    Impl* impl = nullptr;
+    bool vhost_freed = false;
+  };
 
-  ~Impl() { destroy(); }
+  Impl(event::EventLoop& loop, ServiceConfig config)
+      : loop_(&loop),
+        config_(std::move(config)),
+        purge_timer_(loop, [this] { on_purge_timer(); }),
+        binding_(std::make_unique<Binding>(Binding{this})) {}
+
+  ~Impl() { shut_down(); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
   Result<void> listen() {
-    lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log);
-
     host_ = config_.listen_host == "localhost" ? "127.0.0.1" : config_.listen_host;
     const bool v6 = host_.find(':') != std::string::npos;
     const bool any = host_ == "0.0.0.0" || host_ == "::";
@@ -290,21 +282,13 @@ class Server::Impl {
     retry_.secs_since_valid_ping = 0;
     retry_.secs_since_valid_hangup = 0;
 
-    std::uint64_t options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    // Per vhost in lws 4.1: DISABLE_IPV6 (an IPv4 host gets IPv4 sockets even on
+    // a loop with IPv6) and DO_SSL_GLOBAL_INIT (without it the vhost ignores its
+    // certificate). The rest of the old context settings (timeouts, header pool)
+    // are the event loop's.
+    std::uint64_t options = 0;
     if (!v6) options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (tls_) options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-
-    lws_context_creation_info info{};
-    info.options = options;
-    info.user = this;
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.max_http_header_data = 8192;
-    info.max_http_header_pool = 64;
-    info.timeout_secs = 20;
-    info.keepalive_timeout = 30;
-    info.retry_and_idle_policy = &retry_;
-    context_ = lws_create_context(&info);
-    if (!context_) return fail(Errc::internal, "libwebsockets: cannot create a context");
 
     lws_context_creation_info vinfo{};
     vinfo.options = options;
@@ -312,6 +296,9 @@ class Server::Impl {
     vinfo.iface = any ? nullptr : host_.c_str();
     vinfo.protocols = protocols_.data();
     vinfo.vhost_name = "webpushd";
+    vinfo.user = binding_.get();
+    vinfo.finalize = &Impl::on_vhost_freed;
+    vinfo.finalize_arg = binding_.get();
     vinfo.retry_and_idle_policy = &retry_;
     vinfo.keepalive_timeout = 30;
     vinfo.timeout_secs = 20;
@@ -328,7 +315,7 @@ class Server::Impl {
       vinfo.ssl_cert_filepath = cert.c_str();
       vinfo.ssl_private_key_filepath = key.c_str();
     }
-    vhost_ = lws_create_vhost(context_, &vinfo);
+    vhost_ = lws_create_vhost(loop_->context(), &vinfo);
     if (!vhost_) {
       if (tls_) {
         return fail(Errc::tls_failed, fmt::format("cannot listen on {}: the TLS certificate or key was refused, or {}",
@@ -346,21 +333,9 @@ class Server::Impl {
     return fmt::format("{}{}{}:{}", v6 ? "[" : "", host_, v6 ? "]" : "", config_.listen_port);
   }
 
-  Result<void> run(PushService& service) {
+  void start(PushService& service) {
     service_ = &service;
-    purge_timer_.owner = this;
-    schedule_purge();
-    int rc = 0;
-    while (!stop_.load(std::memory_order_acquire) && rc >= 0) rc = lws_service(context_, 0);
-    destroy();
-    if (rc < 0) return fail(Errc::internal, "libwebsockets: the event loop failed");
-    return {};
-  }
-
-  void stop() noexcept {
-    stop_.store(true, std::memory_order_release);
-    const std::lock_guard lock(context_mutex_);
-    if (context_) lws_cancel_service(context_);
+    purge_timer_.arm(config_.purge_interval);
   }
 
   // Runs f, logging instead of letting an exception reach libwebsockets.
@@ -378,33 +353,64 @@ class Server::Impl {
   }
 
   static int callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in, std::size_t len) noexcept {
-    auto* self = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
-    if (!self || !self->service_) return 0;  // nothing is served before run()
+    lws_vhost* vhost = lws_get_vhost(wsi);
+    auto* binding = vhost ? static_cast<Binding*>(lws_vhost_user(vhost)) : nullptr;
+    Impl* self = binding ? binding->impl : nullptr;
+    if (!self) return -1;  // a vhost lws kept after the Server went: refuse whatever comes
+    if (reason == LWS_CALLBACK_USER && in != nullptr) return self->collect(wsi, in);
+    if (!self->service_) return 0;  // nothing is served before start()
     int rc = 0;
     if (!self->guard([&] { rc = self->on_callback(wsi, reason, in, len); })) rc = -1;
     return rc;
   }
 
+  event::EventLoop* loop_;
   ServiceConfig config_;
-  lws_context* context_ = nullptr;
   PushService* service_ = nullptr;
   std::uint16_t port_ = 0;
   std::string host_;
   bool tls_ = false;
 
  private:
-  void destroy() noexcept {
-    lws_sul_cancel(&purge_timer_.sul);
-    // Timers live in the context's lists: unhook them all before it goes.
+  // lws 4.1.6's lws_vhost_destroy() closes nothing: it never marks the vhost as
+  // going, so its listening socket keeps accepting and its connections stay
+  // open (calling this protocol) until the context is destroyed. So the vhost is
+  // emptied first: every wsi bound to it, the listener included, is closed at
+  // once (the reason lws uses when a context goes, so no Close frame and no
+  // half-close wait), which delivers the usual CLOSED callbacks while the Impl
+  // still exists; then nothing is bound and lws_vhost_destroy() frees the vhost
+  // on the spot.
+  void shut_down() noexcept {
+    purge_timer_.cancel();
     for (auto& [wsi, conn] : ws_) conn->cancel_timers();
-    const std::lock_guard lock(context_mutex_);
-    if (context_) {
-      lws_context_destroy(context_);
-      context_ = nullptr;
+    if (vhost_) {
+      std::vector<lws*> bound;
+      lws_callback_all_protocol_vhost_args(vhost_, nullptr, LWS_CALLBACK_USER, &bound, 0);
+      for (lws* wsi : bound) lws_close_free_wsi(wsi, LWS_CLOSE_STATUS_NOSTATUS_CONTEXT_DESTROY, "service stopped");
+      lws_vhost_destroy(vhost_);
       vhost_ = nullptr;
     }
     ws_.clear();
     http_.clear();
+    if (!binding_->vhost_freed) {
+      // lws still holds the vhost (or never said it freed it): it frees the binding.
+      binding_->impl = nullptr;
+      (void)binding_.release();
+    }
+  }
+
+  // LWS_CALLBACK_USER from shut_down(): lists the vhost's wsis.
+  int collect(lws* wsi, void* list) noexcept {
+    return guard([&] { static_cast<std::vector<lws*>*>(list)->push_back(wsi); }) ? 0 : -1;
+  }
+
+  static void on_vhost_freed(lws_vhost* /*vhost*/, void* arg) noexcept {
+    auto* binding = static_cast<Binding*>(arg);
+    if (binding->impl == nullptr) {
+      delete binding;
+    } else {
+      binding->vhost_freed = true;
+    }
   }
 
   static void log_error(const char* what) noexcept {
@@ -414,15 +420,10 @@ class Server::Impl {
     }
   }
 
-  void schedule_purge() {
-    lws_sul_schedule(context_, 0, &purge_timer_.sul, &Impl::on_purge_timer, to_usec(config_.purge_interval));
-  }
-
-  static void on_purge_timer(lws_sorted_usec_list_t* sul) noexcept {
-    auto* self = static_cast<Impl*>(timer_of(sul)->owner);
-    self->guard([&] {
-      self->service_->purge_expired();
-      self->schedule_purge();
+  void on_purge_timer() {
+    guard([&] {
+      service_->purge_expired();
+      purge_timer_.arm(config_.purge_interval);
     });
   }
 
@@ -443,8 +444,8 @@ class Server::Impl {
         return 0;
       }
       case LWS_CALLBACK_RECEIVE: {
-        if (auto* c = ws(wsi)) c->receive(in, len);
-        return 0;
+        auto* c = ws(wsi);
+        return c ? c->receive(in, len) : 0;
       }
       case LWS_CALLBACK_RECEIVE_PONG: {
         if (auto* c = ws(wsi)) c->pong();
@@ -588,9 +589,8 @@ class Server::Impl {
   std::array<lws_protocols, 2> protocols_{};
   lws_retry_bo_t retry_{};
   lws_vhost* vhost_ = nullptr;
-  std::atomic<bool> stop_{false};
-  std::mutex context_mutex_;  // stop() may run on another thread than destroy()
-  Timer purge_timer_{};
+  event::Timer purge_timer_;
+  std::unique_ptr<Binding> binding_;
   std::unordered_map<lws*, std::unique_ptr<WsConn>> ws_;
   std::unordered_map<lws*, std::unique_ptr<HttpConn>> http_;
 };
@@ -598,8 +598,8 @@ class Server::Impl {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
-Result<std::unique_ptr<Server>> Server::listen(const ServiceConfig& config) {
-  auto impl = std::make_unique<Impl>(config);
+Result<std::unique_ptr<Server>> Server::listen(event::EventLoop& loop, const ServiceConfig& config) {
+  auto impl = std::make_unique<Impl>(loop, config);
   if (auto ok = impl->listen(); !ok) return tl::unexpected(ok.error());
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -614,8 +614,6 @@ std::string Server::ws_url() const {
   return fmt::format("{}://{}{}{}:{}/", impl_->tls_ ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", impl_->port_);
 }
 
-Result<void> Server::run(PushService& service) { return impl_->run(service); }
-
-void Server::stop() noexcept { impl_->stop(); }
+void Server::start(PushService& service) { impl_->start(service); }
 
 }  // namespace webpush::service
