@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <csignal>
 #include <optional>
 #include <vector>
@@ -81,6 +82,7 @@ struct Daemon::Parts {
   std::unique_ptr<transport::ClientVhost> client;
   std::unique_ptr<transport::WsConnectionFactory> ws_factory;
   std::vector<std::unique_ptr<sinks::Sink>> sinks;
+  std::vector<std::unique_ptr<sinks::Sink>> retired;  // replaced by a reload, finishing their work
   std::unique_ptr<Agent> agent;
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<event::SignalWatch> signals;
@@ -130,12 +132,12 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config, ReloadFn rel
   parts.agent->set_state_observer([self](const AgentStatus& s) {
     self->notify(fmt::format("STATUS={}{}{}", protocol::to_string(s.state), s.detail.empty() ? "" : ": ", s.detail));
   });
-  auto signals = event::SignalWatch::create(*parts.loop, {SIGINT, SIGTERM, SIGHUP},
-                                            [self](int signo) { self->on_signal(signo); });
+  auto signals =
+      event::SignalWatch::create(*parts.loop, {SIGINT, SIGTERM, SIGHUP}, [self](int signo) { self->on_signal(signo); });
   if (!signals) return tl::unexpected(signals.error());
   parts.signals = std::move(*signals);
-  auto control = ControlServer::create(*parts.loop, *parts.agent, *parts.store,
-                                       control_socket_path(parts.config.state_dir));
+  auto control =
+      ControlServer::create(*parts.loop, *parts.agent, *parts.store, control_socket_path(parts.config.state_dir));
   if (!control) return tl::unexpected(control.error());
   parts.control = std::move(*control);
   ControlServer* ctl = parts.control.get();
@@ -161,6 +163,7 @@ Daemon::~Daemon() {
   parts_->control.reset();
   parts_->agent.reset();
   parts_->sinks.clear();
+  parts_->retired.clear();
 }
 
 Agent& Daemon::agent() noexcept { return *parts_->agent; }
@@ -199,7 +202,7 @@ void Daemon::stop() {
   p.stopping = true;
   notify("STOPPING=1");
   p.agent->shutdown();
-  p.stop_timer->arm(Duration{300});  // let the close frame go out
+  p.stop_timer->arm(p.config.close_linger);  // let the close frame go out
 }
 
 void Daemon::reload() {
@@ -216,12 +219,27 @@ void Daemon::reload() {
     return;
   }
   p.agent->set_sinks(pointers(*fresh));
-  // The old sinks go on a later turn: this runs inside the signal watch's callback.
-  for (auto& old : p.sinks) p.loop->destroy_later(std::move(old));
+  retire(std::move(p.sinks));
   p.sinks = std::move(*fresh);
   p.config.sinks = reloaded->sinks;
   apply_log_level(reloaded->log_level);
   log().info("SIGHUP: reloaded sinks and log level");
+}
+
+void Daemon::retire(std::vector<std::unique_ptr<sinks::Sink>> old) {
+  // A replaced sink finishes what it accepted (a running command completes) and
+  // is destroyed on a later turn: never inside this callback, never blocking.
+  for (auto& sink : old) {
+    sinks::Sink* raw = sink.get();
+    parts_->retired.push_back(std::move(sink));
+    raw->retire([this, raw] {
+      auto& r = parts_->retired;
+      const auto it = std::find_if(r.begin(), r.end(), [raw](const auto& s) { return s.get() == raw; });
+      if (it == r.end()) return;
+      parts_->loop->destroy_later(std::move(*it));
+      r.erase(it);
+    });
+  }
 }
 
 void Daemon::on_signal(int signo) {

@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -111,6 +112,12 @@ struct ExecSink::Impl {
   std::map<pid_t, std::unique_ptr<Job>> running;
   event::ChildReaper reaper;
   bool shutting_down = false;
+  std::function<void()> on_idle;  // set by retire(): called once nothing is queued or running
+
+  void check_idle() {
+    if (!on_idle || !queue.empty() || !running.empty()) return;
+    loop->defer(std::exchange(on_idle, nullptr));
+  }
 
   void start_ready() {
     while (!shutting_down && running.size() < options.max_running && !queue.empty()) {
@@ -210,6 +217,7 @@ struct ExecSink::Impl {
     job.reset();  // cancels its timer
     report(r);
     start_ready();
+    check_idle();
   }
 
   void report(const ExecResult& r) {
@@ -248,6 +256,11 @@ ExecSink::~ExecSink() {
                        job->subscription);
   }
   s.reaper.terminate_all(std::min(s.options.kill_grace, Duration{1000}));
+}
+
+void ExecSink::retire(std::function<void()> idle) {
+  impl_->on_idle = std::move(idle);
+  impl_->check_idle();
 }
 
 Result<void> ExecSink::deliver(const Event& event) {

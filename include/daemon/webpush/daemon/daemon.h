@@ -27,10 +27,10 @@ namespace webpush::daemon {
 
 /// The sinks a daemon feeds; what SIGHUP reloads.
 struct SinkConfig {
-  std::string jsonl;      ///< FILE, "-" for stdout, empty for none
-  std::string exec;       ///< command line, empty for none
+  std::string jsonl;  ///< FILE, "-" for stdout, empty for none
+  std::string exec;   ///< command line, empty for none
   Duration exec_timeout{30'000};
-  bool notify = true;     ///< desktop notifications (skipped with a warning where unavailable)
+  bool notify = true;  ///< desktop notifications (skipped with a warning where unavailable)
 };
 
 struct DaemonConfig {
@@ -40,6 +40,8 @@ struct DaemonConfig {
   SinkConfig sinks;
   store::RetentionPolicy retention;
   std::string log_level;  ///< empty: leave as configured
+  /// After a stop, how long the loop goes on so the close frame can go out.
+  Duration close_linger{300};
 };
 
 /// What SIGHUP re-reads (from the config file): sinks and the log level.
@@ -55,7 +57,7 @@ struct DaemonSeams {
   const Clock* clock = nullptr;
   Jitter* jitter = nullptr;
   std::function<void(const std::string&)> sd_notify;  ///< "READY=1", "STATUS=…", "STOPPING=1"
-  bool watch_network = true;                         ///< netlink (off in tests)
+  bool watch_network = true;                          ///< netlink (off in tests)
 };
 
 class Daemon {
@@ -84,6 +86,7 @@ class Daemon {
   struct Parts;
   explicit Daemon(std::unique_ptr<Parts> parts);
   void on_signal(int signo);
+  void retire(std::vector<std::unique_ptr<sinks::Sink>> old);
   void prune();
   void notify(const std::string& line);
 

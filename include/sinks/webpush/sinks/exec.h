@@ -85,6 +85,9 @@ class ExecSink final : public Sink {
   /// logged). Other events: success, nothing runs.
   /// Errors: io when max_queued commands are already waiting.
   Result<void> deliver(const Event& event) override;
+  /// Lets the queued and running commands finish (each still under its time
+  /// limit), then calls `idle` on a later turn; the destructor then blocks on nothing.
+  void retire(std::function<void()> idle) override;
 
   /// Commands running now / waiting for a slot.
   [[nodiscard]] std::size_t running() const noexcept;

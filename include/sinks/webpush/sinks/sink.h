@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +59,10 @@ class Sink {
   /// Hands an event over. Success means the sink has it (written and flushed,
   /// or queued for a command); the message may then be marked delivered.
   virtual Result<void> deliver(const Event& event) = 0;
+  /// The sink is being replaced (a reload): it gets no more events, finishes
+  /// what it has accepted without blocking the loop, then calls `idle` once (on
+  /// the loop thread, possibly at once), after which it may be destroyed.
+  virtual void retire(std::function<void()> idle) { idle(); }
 };
 
 /// RFC 3339 UTC with milliseconds: "2026-11-27T22:42:51.123Z".
