@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,110 @@
 #include "serve.h"
 #include "webpushd_version.h"
 
+namespace {
+
+using namespace webpush::cli;
+
+// Every subcommand: its options, and the CLI11 object that says whether it was given.
+struct Commands {
+  GlobalOptions g;
+  RunOptions run_options;
+  CLI::App* run = nullptr;
+  SubscribeOptions subscribe_options;
+  CLI::App* subscribe = nullptr;
+  UnsubscribeOptions unsubscribe_options;
+  CLI::App* unsubscribe = nullptr;
+  bool status_json = false;
+  CLI::App* status = nullptr;
+  DemoOptions demo_options;
+  CLI::App* demo = nullptr;
+  SendCommandOptions send_options;
+  CLI::App* send = nullptr;
+  std::string vapid_key_path;
+  CLI::App* keygen = nullptr;
+  ServeOptions serve_options;
+  CLI::App* serve = nullptr;
+  ListOptions list_options;
+  CLI::App* list = nullptr;
+  MessagesOptions messages_options;
+  CLI::App* messages = nullptr;
+};
+
+void add_global_options(CLI::App& app, GlobalOptions& g) {
+  app.add_option("--state-dir", g.state_dir, "where the database and control socket live")
+      ->envname("WEBPUSHD_STATE_DIR")
+      ->type_name("DIR");
+  app.add_option("--config", g.config, "TOML configuration file")->type_name("FILE");
+  app.add_option("--server", g.server, "push service WebSocket URL")->capture_default_str()->type_name("URL");
+  app.add_flag("-v,--verbose", g.verbose, "more log output (repeat for more)");
+  app.add_flag("-q,--quiet", g.quiet, "less log output");
+}
+
+// run, subscribe, unsubscribe, status: the user agent and its subscriptions.
+void add_agent_commands(CLI::App& app, Commands& c) {
+  c.run = app.add_subcommand("run", "run the user agent daemon in the foreground (logs on stderr)");
+  add_run_options(*c.run, c.run_options);
+  c.subscribe = app.add_subcommand(
+      "subscribe", "create a subscription and print its PushSubscription JSON (connects to the service itself)");
+  add_subscribe_options(*c.subscribe, c.subscribe_options);
+  c.unsubscribe = app.add_subcommand("unsubscribe", "unregister a subscription and delete its keys");
+  add_unsubscribe_options(*c.unsubscribe, c.unsubscribe_options);
+  c.status = app.add_subcommand(
+      "status", "show the daemon's connection state, uaid, server and counters (exit 1 when not connected)");
+  add_status_options(*c.status, c.status_json);
+}
+
+// demo, send, vapid-keygen, serve, list, messages.
+void add_tool_commands(CLI::App& app, Commands& c) {
+  c.demo = app.add_subcommand(
+      "demo", "the whole loop on this machine: service, subscription, encrypted message, notification, latency");
+  add_demo_options(*c.demo, c.demo_options);
+  c.send = app.add_subcommand("send", "encrypt, sign (VAPID) and POST a message to a subscription");
+  add_send_options(*c.send, c.send_options);
+  c.keygen = app.add_subcommand("vapid-keygen", "write a new VAPID private key and print its public key");
+  add_vapid_keygen_options(*c.keygen, c.vapid_key_path);
+  c.serve = app.add_subcommand("serve", "run the embedded autopush-compatible push service");
+  add_serve_options(*c.serve, c.serve_options);
+  c.list = app.add_subcommand("list", "list subscriptions (a table, or JSON with --json)");
+  add_list_options(*c.list, c.list_options);
+  c.messages =
+      app.add_subcommand("messages", "show received messages from the inbox (a table, or JSON lines with --json)");
+  add_messages_options(*c.messages, c.messages_options);
+}
+
+// The exit code when parsing ends the process (--help, --version, a usage error).
+std::optional<int> parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every other parse error is a usage error
+    // (docs/cli.md), reported on one line.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    print_error(std::string(e.what()) + " (see --help)");
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+// The exit code of the subcommand given, none if none was.
+std::optional<int> run_command(const Commands& c) {
+  const GlobalOptions& g = c.g;
+  if (c.run->parsed()) return run_daemon(g, c.run_options, *c.run);
+  if (c.subscribe->parsed()) return run_subscribe(g, c.subscribe_options);
+  if (c.unsubscribe->parsed()) return run_unsubscribe(g, c.unsubscribe_options);
+  if (c.status->parsed()) return run_status(g, c.status_json);
+  if (c.send->parsed()) return run_send(g, c.send_options);
+  if (c.demo->parsed()) return run_demo(g, c.demo_options);
+  if (c.keygen->parsed()) return run_vapid_keygen(c.vapid_key_path);
+  if (c.serve->parsed()) return run_serve(c.serve_options, g.state_dir, g.verbose, g.quiet);
+  if (c.list->parsed()) return run_list(g, c.list_options);
+  if (c.messages->parsed()) return run_messages(g, c.messages_options);
+  return std::nullopt;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  using namespace webpush::cli;
   CLI::App app{"webpushd " WEBPUSHD_VERSION
                " - a headless Web Push user agent.\n\n"
                "Keeps an outbound WebSocket to a push service (Mozilla autopush protocol), holds\n"
@@ -33,81 +136,15 @@ int main(int argc, char** argv) {
   // into a command's output.
   setup_logging(GlobalOptions{.quiet = true});
 
-  GlobalOptions g;
-  app.add_option("--state-dir", g.state_dir, "where the database and control socket live")
-      ->envname("WEBPUSHD_STATE_DIR")
-      ->type_name("DIR");
-  app.add_option("--config", g.config, "TOML configuration file")->type_name("FILE");
-  app.add_option("--server", g.server, "push service WebSocket URL")->capture_default_str()->type_name("URL");
-  app.add_flag("-v,--verbose", g.verbose, "more log output (repeat for more)");
-  app.add_flag("-q,--quiet", g.quiet, "less log output");
-
-  RunOptions run_options;
-  auto* run = app.add_subcommand("run", "run the user agent daemon in the foreground (logs on stderr)");
-  add_run_options(*run, run_options);
-
-  SubscribeOptions subscribe_options;
-  auto* subscribe = app.add_subcommand(
-      "subscribe", "create a subscription and print its PushSubscription JSON (connects to the service itself)");
-  add_subscribe_options(*subscribe, subscribe_options);
-
-  UnsubscribeOptions unsubscribe_options;
-  auto* unsubscribe = app.add_subcommand("unsubscribe", "unregister a subscription and delete its keys");
-  add_unsubscribe_options(*unsubscribe, unsubscribe_options);
-
-  bool status_json = false;
-  auto* status = app.add_subcommand(
-      "status", "show the daemon's connection state, uaid, server and counters (exit 1 when not connected)");
-  add_status_options(*status, status_json);
-
-  DemoOptions demo_options;
-  auto* demo = app.add_subcommand(
-      "demo", "the whole loop on this machine: service, subscription, encrypted message, notification, latency");
-  add_demo_options(*demo, demo_options);
-
-  SendCommandOptions send_options;
-  auto* send = app.add_subcommand("send", "encrypt, sign (VAPID) and POST a message to a subscription");
-  add_send_options(*send, send_options);
-
-  std::string vapid_key_path;
-  auto* keygen = app.add_subcommand("vapid-keygen", "write a new VAPID private key and print its public key");
-  add_vapid_keygen_options(*keygen, vapid_key_path);
-
-  ServeOptions serve_options;
-  auto* serve = app.add_subcommand("serve", "run the embedded autopush-compatible push service");
-  add_serve_options(*serve, serve_options);
-
-  ListOptions list_options;
-  auto* list = app.add_subcommand("list", "list subscriptions (a table, or JSON with --json)");
-  add_list_options(*list, list_options);
-
-  MessagesOptions messages_options;
-  auto* messages =
-      app.add_subcommand("messages", "show received messages from the inbox (a table, or JSON lines with --json)");
-  add_messages_options(*messages, messages_options);
+  Commands c;
+  add_global_options(app, c.g);
+  add_agent_commands(app, c);
+  add_tool_commands(app, c);
+  if (const auto code = parse(app, argc, argv)) return *code;
 
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; every other parse error is a usage error
-    // (docs/cli.md), reported on one line.
-    if (e.get_exit_code() == 0) return app.exit(e);
-    print_error(std::string(e.what()) + " (see --help)");
-    return kExitUsage;
-  }
-
-  try {
-    g.server_given = app.count("--server") > 0;
-    if (run->parsed()) return run_daemon(g, run_options, *run);
-    if (subscribe->parsed()) return run_subscribe(g, subscribe_options);
-    if (unsubscribe->parsed()) return run_unsubscribe(g, unsubscribe_options);
-    if (status->parsed()) return run_status(g, status_json);
-    if (send->parsed()) return run_send(g, send_options);
-    if (demo->parsed()) return run_demo(g, demo_options);
-    if (keygen->parsed()) return run_vapid_keygen(vapid_key_path);
-    if (serve->parsed()) return run_serve(serve_options, g.state_dir, g.verbose, g.quiet);
-    if (list->parsed()) return run_list(g, list_options);
-    if (messages->parsed()) return run_messages(g, messages_options);
+    c.g.server_given = app.count("--server") > 0;
+    if (const auto code = run_command(c)) return *code;
   } catch (const std::exception& e) {
     print_error(e.what());
     return kExitFailure;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -79,101 +80,148 @@ void progress(int done, int total, int failed, double elapsed) {
 
 }  // namespace
 
-int run_send(const GlobalOptions& /*g*/, const SendCommandOptions& o) {
-  std::string sub_text;
-  if (o.subscription_file == "-") {
-    sub_text = read_all(std::cin);
+namespace {
+
+// The PushSubscription in `file` (- for stdin); nullopt when it cannot be read or used (said on stderr).
+std::optional<PushSubscription> load_subscription(const std::string& file) {
+  std::string text;
+  if (file == "-") {
+    text = read_all(std::cin);
   } else {
-    std::ifstream in(o.subscription_file);
+    std::ifstream in(file);
     if (!in) {
-      print_error("cannot read " + o.subscription_file);
-      return kExitUsage;
+      print_error("cannot read " + file);
+      return std::nullopt;
     }
-    sub_text = read_all(in);
+    text = read_all(in);
   }
-  auto sub = parse_push_subscription(sub_text);
+  auto sub = parse_push_subscription(text);
   if (!sub) {
-    print_error(o.subscription_file + ": " + sub.error().message());
-    return kExitUsage;
+    print_error(file + ": " + sub.error().message());
+    return std::nullopt;
   }
-  std::string payload = o.payload;
-  if (!o.payload_file.empty()) {
-    std::ifstream in(o.payload_file, std::ios::binary);
-    payload = read_all(in);
-  }
-  std::optional<crypto::KeyPair> vapid;
-  if (!o.vapid_key_file.empty()) {
-    auto key = load_vapid_key(o.vapid_key_file);
-    if (!key) {
-      print_error(key.error().message());
-      return kExitUsage;
-    }
-    vapid = std::move(*key);
-  }
+  return std::move(*sub);
+}
+
+std::string load_payload(const SendCommandOptions& o) {
+  if (o.payload_file.empty()) return o.payload;
+  std::ifstream in(o.payload_file, std::ios::binary);
+  return read_all(in);
+}
+
+// The VAPID key of --vapid-key-file, none without the flag.
+Result<std::optional<crypto::KeyPair>> load_optional_vapid_key(const std::string& file) {
+  if (file.empty()) return std::optional<crypto::KeyPair>();
+  auto key = load_vapid_key(file);
+  if (!key) return tl::unexpected(key.error());
+  return std::optional<crypto::KeyPair>(std::move(*key));
+}
+
+SendOptions send_options(const SendCommandOptions& o, const crypto::KeyPair* vapid) {
   SendOptions options;
   options.encoding = o.encoding;
   options.ttl = o.ttl;
   options.urgency = o.urgency;
   options.topic = o.topic;
-  options.vapid = vapid ? &*vapid : nullptr;
+  options.vapid = vapid;
   options.vapid_subject = o.vapid_subject;
   options.vapid_scheme = o.legacy_vapid ? crypto::VapidScheme::webpush : crypto::VapidScheme::vapid;
+  return options;
+}
 
-  Sender sender;
-  if (o.count == 1) {
-    auto r = sender.send(*sub, as_bytes(payload), options);
-    if (!r) {
-      print_error(r.error().message());
-      return kExitFailure;
-    }
-    std::printf("%ld\n", r->status);
-    if (!r->location.empty()) std::printf("Location: %s\n", r->location.c_str());
-    if (!r->ttl.empty()) std::printf("TTL: %s\n", r->ttl.c_str());
-    if (!r->body.empty()) std::printf("%s\n", r->body.c_str());
-    return r->status >= 200 && r->status < 300 ? kExitOk : kExitFailure;
+int send_once(Sender& sender, const PushSubscription& sub, const std::string& payload, const SendOptions& options) {
+  auto r = sender.send(sub, as_bytes(payload), options);
+  if (!r) {
+    print_error(r.error().message());
+    return kExitFailure;
   }
+  std::printf("%ld\n", r->status);
+  if (!r->location.empty()) std::printf("Location: %s\n", r->location.c_str());
+  if (!r->ttl.empty()) std::printf("TTL: %s\n", r->ttl.c_str());
+  if (!r->body.empty()) std::printf("%s\n", r->body.c_str());
+  return r->status >= 200 && r->status < 300 ? kExitOk : kExitFailure;
+}
 
-  // Bursts: a progress bar on a terminal, a summary at the end.
-  const bool tty = isatty(STDERR_FILENO) != 0;
-  const auto start = std::chrono::steady_clock::now();
+// What a burst of sends came to.
+struct BurstStats {
   int failed = 0;
   std::vector<double> latencies;
-  latencies.reserve(static_cast<std::size_t>(o.count));
-  std::map<long, int> statuses;
-  for (int i = 0; i < o.count; ++i) {
-    if (o.rate > 0) {
-      const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                   std::chrono::duration<double>(i / o.rate));
-      std::this_thread::sleep_until(due);
-    }
-    const std::string text = o.count > 1 && payload.empty() ? fmt::format("message {}", i + 1) : payload;
-    auto r = sender.send(*sub, as_bytes(text), options);
+  std::map<long, int> statuses;  // 0: no response
+
+  void record(const Result<SendResponse>& r) {
     if (!r) {
       ++failed;
       ++statuses[0];
-    } else {
-      ++statuses[r->status];
-      latencies.push_back(r->seconds);
-      if (r->status < 200 || r->status >= 300) ++failed;
+      return;
     }
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (tty && (i % 50 == 0 || i + 1 == o.count)) progress(i + 1, o.count, failed, elapsed);
+    ++statuses[r->status];
+    latencies.push_back(r->seconds);
+    if (r->status < 200 || r->status >= 300) ++failed;
   }
-  if (tty) std::fputc('\n', stderr);
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// With --rate, waits until message `i` is due.
+void pace(std::chrono::steady_clock::time_point start, int i, double rate) {
+  if (rate <= 0) return;
+  const auto due =
+      start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(i / rate));
+  std::this_thread::sleep_until(due);
+}
+
+void print_summary(BurstStats& stats, int count, double elapsed) {
+  auto& latencies = stats.latencies;
   std::sort(latencies.begin(), latencies.end());
   auto pct = [&](double p) {
     return latencies.empty()
                ? 0.0
                : latencies[std::min(latencies.size() - 1, static_cast<std::size_t>(p * latencies.size()))];
   };
-  std::printf("sent %d in %.2f s (%.0f msg/s), %d failed\n", o.count, elapsed, o.count / elapsed, failed);
-  for (const auto& [status, n] : statuses) {
+  std::printf("sent %d in %.2f s (%.0f msg/s), %d failed\n", count, elapsed, count / elapsed, stats.failed);
+  for (const auto& [status, n] : stats.statuses) {
     std::printf("  %s: %d\n", status == 0 ? "no response" : std::to_string(status).c_str(), n);
   }
   std::printf("POST latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", pct(0.50) * 1000, pct(0.99) * 1000,
               latencies.empty() ? 0.0 : latencies.back() * 1000);
-  return failed == 0 ? kExitOk : kExitFailure;
+}
+
+// Bursts: a progress bar on a terminal, a summary at the end.
+int send_burst(Sender& sender, const PushSubscription& sub, const std::string& payload, const SendOptions& options,
+               const SendCommandOptions& o) {
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto start = std::chrono::steady_clock::now();
+  BurstStats stats;
+  stats.latencies.reserve(static_cast<std::size_t>(o.count));
+  for (int i = 0; i < o.count; ++i) {
+    pace(start, i, o.rate);
+    const std::string text = o.count > 1 && payload.empty() ? fmt::format("message {}", i + 1) : payload;
+    stats.record(sender.send(sub, as_bytes(text), options));
+    const double elapsed = seconds_since(start);
+    if (tty && (i % 50 == 0 || i + 1 == o.count)) progress(i + 1, o.count, stats.failed, elapsed);
+  }
+  if (tty) std::fputc('\n', stderr);
+  print_summary(stats, o.count, seconds_since(start));
+  return stats.failed == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int run_send(const GlobalOptions& /*g*/, const SendCommandOptions& o) {
+  const auto sub = load_subscription(o.subscription_file);
+  if (!sub) return kExitUsage;
+  const std::string payload = load_payload(o);
+  auto vapid = load_optional_vapid_key(o.vapid_key_file);
+  if (!vapid) {
+    print_error(vapid.error().message());
+    return kExitUsage;
+  }
+  const SendOptions options = send_options(o, *vapid ? &**vapid : nullptr);
+  Sender sender;
+  if (o.count == 1) return send_once(sender, *sub, payload, options);
+  return send_burst(sender, *sub, payload, options, o);
 }
 
 }  // namespace webpush::cli

@@ -137,6 +137,64 @@ Result<crypto::KeyPair> generate_vapid_key_file(const std::string& path) {
 
 // ---- Sender -------------------------------------------------------------------
 
+namespace {
+
+// What one POST carries: the (encrypted) body and its headers, in the order sent.
+struct PushRequest {
+  std::vector<std::string> headers;
+  Bytes body;
+  std::string crypto_key;  // the Crypto-Key header value, built from encryption and VAPID
+};
+
+Result<void> add_encrypted_body(PushRequest& req, ByteView payload, const crypto::PublicKey& ua_key,
+                                const PushSubscription& sub, const std::string& encoding) {
+  if (encoding == "aesgcm") {
+    auto m = crypto::aesgcm_encrypt(payload, ua_key, sub.auth);
+    if (!m) return fail(SendErrc::encrypt, m.error().message());
+    req.body = std::move(m->body);
+    req.headers.push_back("Content-Encoding: aesgcm");
+    req.headers.push_back("Encryption: " + m->encryption);
+    req.crypto_key = m->crypto_key;
+    return {};
+  }
+  auto b = crypto::webpush_encrypt(payload, ua_key, sub.auth);
+  if (!b) return fail(SendErrc::encrypt, b.error().message());
+  req.body = std::move(*b);
+  req.headers.push_back("Content-Encoding: aes128gcm");
+  return {};
+}
+
+Result<void> add_vapid(PushRequest& req, const PushSubscription& sub, const SendOptions& options) {
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  auto claims = crypto::vapid_claims_for(sub.endpoint, options.vapid_subject, now);
+  if (!claims) return fail(SendErrc::encrypt, claims.error().message());
+  auto vapid = crypto::vapid_headers(*options.vapid, *claims, options.vapid_scheme);
+  if (!vapid) return fail(SendErrc::encrypt, vapid.error().message());
+  req.headers.push_back("Authorization: " + vapid->authorization);
+  if (!vapid->crypto_key.empty()) req.crypto_key += (req.crypto_key.empty() ? "" : ",") + vapid->crypto_key;
+  return {};
+}
+
+Result<PushRequest> build_request(const PushSubscription& sub, ByteView payload, const SendOptions& options) {
+  auto ua_key = crypto::PublicKey::from_bytes(sub.p256dh);
+  if (!ua_key) return fail(SendErrc::encrypt, ua_key.error().message());
+  PushRequest req;
+  req.headers = {fmt::format("TTL: {}", options.ttl), "Content-Type: application/octet-stream"};
+  if (options.encoding != "none") {  // "none": a push without data, as RFC 8030 allows
+    if (auto ok = add_encrypted_body(req, payload, *ua_key, sub, options.encoding); !ok)
+      return tl::unexpected(ok.error());
+  }
+  if (!options.urgency.empty()) req.headers.push_back("Urgency: " + options.urgency);
+  if (!options.topic.empty()) req.headers.push_back("Topic: " + options.topic);
+  if (options.vapid != nullptr) {
+    if (auto ok = add_vapid(req, sub, options); !ok) return tl::unexpected(ok.error());
+  }
+  if (!req.crypto_key.empty()) req.headers.push_back("Crypto-Key: " + req.crypto_key);
+  return req;
+}
+
+}  // namespace
+
 struct Sender::Impl {
   CURL* curl = nullptr;
   std::string body;
@@ -165,6 +223,44 @@ struct Sender::Impl {
     }
     return size * n;
   }
+
+  void set_request(const std::string& url, const PushRequest& req, curl_slist* list, long timeout_ms) {
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, reinterpret_cast<const char*>(req.body.data()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Impl::on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &Impl::on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, this);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "webpushd-send");
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  }
+
+  Result<SendResponse> post(const std::string& url, const PushRequest& req, long timeout_ms) {
+    curl_slist* list = nullptr;
+    for (const auto& h : req.headers) list = curl_slist_append(list, h.c_str());
+    list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
+    body.clear();
+    location.clear();
+    ttl.clear();
+    set_request(url, req, list, timeout_ms);
+    const auto start = std::chrono::steady_clock::now();
+    const CURLcode rc = curl_easy_perform(curl);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    curl_slist_free_all(list);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+    if (rc != CURLE_OK) return fail(SendErrc::http, fmt::format("POST {} failed: {}", url, curl_easy_strerror(rc)));
+    SendResponse r;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+    r.location = location;
+    r.ttl = ttl;
+    r.body = body;
+    r.seconds = seconds;
+    return r;
+  }
 };
 
 Sender::Sender() : impl_(std::make_unique<Impl>()) {
@@ -179,73 +275,9 @@ Sender::~Sender() {
 
 Result<SendResponse> Sender::send(const PushSubscription& sub, ByteView payload, const SendOptions& options) {
   if (impl_->curl == nullptr) return fail(SendErrc::http, "libcurl could not be initialised");
-  auto ua_key = crypto::PublicKey::from_bytes(sub.p256dh);
-  if (!ua_key) return fail(SendErrc::encrypt, ua_key.error().message());
-
-  std::vector<std::string> headers = {fmt::format("TTL: {}", options.ttl), "Content-Type: application/octet-stream"};
-  std::string crypto_key;
-  Bytes body;
-  if (options.encoding != "none") {  // "none": a push without data, as RFC 8030 allows
-    if (options.encoding == "aesgcm") {
-      auto m = crypto::aesgcm_encrypt(payload, *ua_key, sub.auth);
-      if (!m) return fail(SendErrc::encrypt, m.error().message());
-      body = std::move(m->body);
-      headers.push_back("Content-Encoding: aesgcm");
-      headers.push_back("Encryption: " + m->encryption);
-      crypto_key = m->crypto_key;
-    } else {
-      auto b = crypto::webpush_encrypt(payload, *ua_key, sub.auth);
-      if (!b) return fail(SendErrc::encrypt, b.error().message());
-      body = std::move(*b);
-      headers.push_back("Content-Encoding: aes128gcm");
-    }
-  }
-  if (!options.urgency.empty()) headers.push_back("Urgency: " + options.urgency);
-  if (!options.topic.empty()) headers.push_back("Topic: " + options.topic);
-  if (options.vapid != nullptr) {
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    auto claims = crypto::vapid_claims_for(sub.endpoint, options.vapid_subject, now);
-    if (!claims) return fail(SendErrc::encrypt, claims.error().message());
-    auto vapid = crypto::vapid_headers(*options.vapid, *claims, options.vapid_scheme);
-    if (!vapid) return fail(SendErrc::encrypt, vapid.error().message());
-    headers.push_back("Authorization: " + vapid->authorization);
-    if (!vapid->crypto_key.empty()) crypto_key += (crypto_key.empty() ? "" : ",") + vapid->crypto_key;
-  }
-  if (!crypto_key.empty()) headers.push_back("Crypto-Key: " + crypto_key);
-
-  curl_slist* list = nullptr;
-  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-  list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
-  impl_->body.clear();
-  impl_->location.clear();
-  impl_->ttl.clear();
-  CURL* c = impl_->curl;
-  curl_easy_setopt(c, CURLOPT_URL, sub.endpoint.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, reinterpret_cast<const char*>(body.data()));
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Impl::on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, impl_.get());
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Impl::on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, impl_.get());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, options.timeout_ms);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "webpushd-send");
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  const auto start = std::chrono::steady_clock::now();
-  const CURLcode rc = curl_easy_perform(c);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  curl_slist_free_all(list);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
-  if (rc != CURLE_OK)
-    return fail(SendErrc::http, fmt::format("POST {} failed: {}", sub.endpoint, curl_easy_strerror(rc)));
-  SendResponse r;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  r.location = impl_->location;
-  r.ttl = impl_->ttl;
-  r.body = impl_->body;
-  r.seconds = seconds;
-  return r;
+  auto req = build_request(sub, payload, options);
+  if (!req) return tl::unexpected(req.error());
+  return impl_->post(sub.endpoint, *req, options.timeout_ms);
 }
 
 }  // namespace webpush::cli

@@ -36,40 +36,32 @@ std::string generated_name() {
   return "sub-" + (r ? to_hex(*r) : std::string("000000"));
 }
 
-}  // namespace
+// The --vapid-key bytes; nullopt when they are not a base64url P-256 point.
+std::optional<Bytes> decode_vapid_key(const std::string& text) {
+  auto decoded = base64_any_decode(text);
+  if (!decoded || !crypto::PublicKey::from_bytes(*decoded)) return std::nullopt;
+  return std::move(*decoded);
+}
 
-int run_subscribe(const GlobalOptions& g, const SubscribeOptions& o) {
-  GlobalOptions quiet = g;
-  if (g.verbose == 0) quiet.quiet = true;  // stdout is the JSON; keep stderr short
-  setup_logging(quiet);
-  if (auto ok = transport::check_server_url(g.server, o.insecure); !ok) {
-    print_error(ok.error().message());
-    return kExitUsage;
+// A running daemon owns the connection and the store: ask it.
+int subscribe_via_daemon(ControlClient& control, const SubscribeOptions& o, const std::string& name,
+                         const std::optional<Bytes>& key) {
+  std::fprintf(stderr, "webpushd: asking the running daemon to subscribe ...\n");
+  nlohmann::json req = {{"cmd", "subscribe"}, {"name", name}};
+  if (key) req["vapid_key"] = base64url_encode(*key);
+  auto reply = control.request(req, std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000)));
+  if (!reply) {
+    print_error(reply.error().message());
+    return kExitFailure;
   }
-  std::optional<Bytes> key;
-  if (!o.vapid_key.empty()) {
-    auto decoded = base64_any_decode(o.vapid_key);
-    if (!decoded || !crypto::PublicKey::from_bytes(*decoded)) {
-      print_error("--vapid-key must be a base64url P-256 public key (65 bytes, starting with 0x04)");
-      return kExitUsage;
-    }
-    key = std::move(*decoded);
-  }
-  const std::string name = o.name.empty() ? generated_name() : o.name;
-  // A running daemon owns the connection and the store: ask it.
-  if (auto control = ControlClient::connect(state_dir(g))) {
-    std::fprintf(stderr, "webpushd: asking the running daemon to subscribe ...\n");
-    nlohmann::json req = {{"cmd", "subscribe"}, {"name", name}};
-    if (key) req["vapid_key"] = base64url_encode(*key);
-    auto reply = control->request(req, std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000)));
-    if (!reply) {
-      print_error(reply.error().message());
-      return kExitFailure;
-    }
-    std::printf("%s\n", reply->at("subscription").dump().c_str());
-    std::fprintf(stderr, "webpushd: subscription '%s' created\n", name.c_str());
-    return kExitOk;
-  }
+  std::printf("%s\n", reply->at("subscription").dump().c_str());
+  std::fprintf(stderr, "webpushd: subscription '%s' created\n", name.c_str());
+  return kExitOk;
+}
+
+// No daemon: connect to the service ourselves for as long as registering takes.
+int subscribe_one_shot(const GlobalOptions& g, const SubscribeOptions& o, const std::string& name,
+                       const std::optional<Bytes>& key) {
   auto store = store::Store::open(state_dir(g), store::OpenMode::client);
   if (!store) {
     print_error(store.error().message());
@@ -100,6 +92,29 @@ int run_subscribe(const GlobalOptions& g, const SubscribeOptions& o) {
   std::fflush(stdout);
   std::fprintf(stderr, "webpushd: subscription '%s' created\n", created->name.c_str());
   return kExitOk;
+}
+
+}  // namespace
+
+int run_subscribe(const GlobalOptions& g, const SubscribeOptions& o) {
+  GlobalOptions quiet = g;
+  if (g.verbose == 0) quiet.quiet = true;  // stdout is the JSON; keep stderr short
+  setup_logging(quiet);
+  if (auto ok = transport::check_server_url(g.server, o.insecure); !ok) {
+    print_error(ok.error().message());
+    return kExitUsage;
+  }
+  std::optional<Bytes> key;
+  if (!o.vapid_key.empty()) {
+    key = decode_vapid_key(o.vapid_key);
+    if (!key) {
+      print_error("--vapid-key must be a base64url P-256 public key (65 bytes, starting with 0x04)");
+      return kExitUsage;
+    }
+  }
+  const std::string name = o.name.empty() ? generated_name() : o.name;
+  if (auto control = ControlClient::connect(state_dir(g))) return subscribe_via_daemon(*control, o, name, key);
+  return subscribe_one_shot(g, o, name, key);
 }
 
 }  // namespace webpush::cli

@@ -31,54 +31,52 @@ std::optional<std::int64_t> as_id(const std::string& s) {
 
 }  // namespace
 
-int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o) {
-  GlobalOptions quiet = g;
-  if (g.verbose == 0) quiet.quiet = true;
-  setup_logging(quiet);
-  if (auto control = ControlClient::connect(state_dir(g))) {
-    nlohmann::json req = {{"cmd", "unsubscribe"}};
-    // A subscription named like a number is found by name first.
-    if (const auto id = as_id(o.target)) {
-      auto list = control->request({{"cmd", "list"}});
-      bool named = false;
-      if (list) {
-        for (const auto& s : list->at("subscriptions")) named = named || s.value("name", "") == o.target;
-      }
-      if (named) {
-        req["name"] = o.target;
-      } else {
-        req["id"] = *id;
-      }
-    } else {
-      req["name"] = o.target;
-    }
-    auto reply = control->request(req, std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000)));
-    if (!reply) {
-      print_error(reply.error().message());
-      return kExitFailure;
-    }
-    return kExitOk;
-  }
+namespace {
 
-  auto store = store::Store::open(state_dir(g), store::OpenMode::client);
-  if (!store) {
-    print_error(store.error().message());
+// The request for `target`: a subscription named like a number is found by name first.
+nlohmann::json unsubscribe_request(ControlClient& control, const std::string& target) {
+  nlohmann::json req = {{"cmd", "unsubscribe"}};
+  const auto id = as_id(target);
+  if (!id) {
+    req["name"] = target;
+    return req;
+  }
+  auto list = control.request({{"cmd", "list"}});
+  bool named = false;
+  if (list) {
+    for (const auto& s : list->at("subscriptions")) named = named || s.value("name", "") == target;
+  }
+  if (named) {
+    req["name"] = target;
+  } else {
+    req["id"] = *id;
+  }
+  return req;
+}
+
+// A running daemon owns the connection and the store: ask it.
+int unsubscribe_via_daemon(ControlClient& control, const UnsubscribeOptions& o) {
+  const nlohmann::json req = unsubscribe_request(control, o.target);
+  auto reply = control.request(req, std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000)));
+  if (!reply) {
+    print_error(reply.error().message());
     return kExitFailure;
   }
-  auto sub = store->find_subscription_by_name(o.target);
+  return kExitOk;
+}
+
+// The subscription named `target`, else the one with that id.
+Result<std::optional<store::Subscription>> find_target(store::Store& store, const std::string& target) {
+  auto sub = store.find_subscription_by_name(target);
   if (sub && !*sub) {
-    if (const auto id = as_id(o.target)) sub = store->find_subscription_by_id(*id);
+    if (const auto id = as_id(target)) sub = store.find_subscription_by_id(*id);
   }
-  if (!sub) {
-    print_error(sub.error().message());
-    return kExitFailure;
-  }
-  if (!*sub) {
-    print_error(fmt::format("no subscription named '{}'", o.target));
-    return kExitFailure;
-  }
-  // Tell the service the subscription belongs to.
-  const std::string server = (*sub)->server;
+  return sub;
+}
+
+// No daemon: tell the service the subscription belongs to ourselves.
+int unsubscribe_one_shot(store::Store& store, const store::Subscription& sub, const UnsubscribeOptions& o) {
+  const std::string server = sub.server;
   if (auto ok = transport::check_server_url(server, o.insecure); !ok) {
     print_error(ok.error().message());
     return kExitUsage;
@@ -88,10 +86,10 @@ int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o) {
   options.insecure = o.insecure;
   options.client = {"", proxy_for(server, ""), true};
   options.timeout = Duration(static_cast<std::int64_t>(o.timeout * 1000));
-  std::fprintf(stderr, "webpushd: unregistering '%s' from %s ...\n", (*sub)->name.c_str(), server.c_str());
-  const std::int64_t id = (*sub)->id;
+  std::fprintf(stderr, "webpushd: unregistering '%s' from %s ...\n", sub.name.c_str(), server.c_str());
+  const std::int64_t id = sub.id;
   auto done = daemon::run_one_shot(
-      *store, options, [id](daemon::Agent& agent, auto finish) { agent.unsubscribe(id, std::move(finish)); });
+      store, options, [id](daemon::Agent& agent, auto finish) { agent.unsubscribe(id, std::move(finish)); });
   if (!done && done.error() == daemon::Errc::timeout) {
     // The keys are already gone; only the courtesy to the service is missing.
     std::fprintf(stderr, "webpushd: deleted locally; %s did not confirm within %.0f s\n", server.c_str(), o.timeout);
@@ -102,6 +100,30 @@ int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o) {
     return kExitFailure;
   }
   return kExitOk;
+}
+
+}  // namespace
+
+int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o) {
+  GlobalOptions quiet = g;
+  if (g.verbose == 0) quiet.quiet = true;
+  setup_logging(quiet);
+  if (auto control = ControlClient::connect(state_dir(g))) return unsubscribe_via_daemon(*control, o);
+  auto store = store::Store::open(state_dir(g), store::OpenMode::client);
+  if (!store) {
+    print_error(store.error().message());
+    return kExitFailure;
+  }
+  auto sub = find_target(*store, o.target);
+  if (!sub) {
+    print_error(sub.error().message());
+    return kExitFailure;
+  }
+  if (!*sub) {
+    print_error(fmt::format("no subscription named '{}'", o.target));
+    return kExitFailure;
+  }
+  return unsubscribe_one_shot(*store, **sub, o);
 }
 
 void add_status_options(CLI::App& sub, bool& json) { sub.add_flag("--json", json, "print the status as JSON"); }

@@ -117,8 +117,28 @@ void Agent::retire_connection(Duration linger) {
   // destroyed later, from a timer, after the close frame had time to go out.
   if (!conn_) return;
   conn_->close();
-  graveyard_.push_back(std::move(conn_));
-  if (reaper_) reaper_->arm(linger);
+  bury(std::move(conn_), linger);
+}
+
+void Agent::bury(std::unique_ptr<transport::Connection> conn, Duration linger) {
+  const Duration now = clock_->now().mono;
+  graveyard_.push_back(Grave{std::move(conn), now + linger});
+  rearm_reaper(now);
+}
+
+void Agent::rearm_reaper(Duration now) {
+  if (!reaper_ || graveyard_.empty()) return;
+  Duration first = graveyard_.front().until;
+  for (const auto& g : graveyard_) first = std::min(first, g.until);
+  reaper_->arm(std::max(Duration{0}, first - now));
+}
+
+void Agent::reap() {
+  // Each connection lingers its own time: a close frame gets its 2 s even if a
+  // later connection ends sooner.
+  const Duration now = clock_->now().mono;
+  std::erase_if(graveyard_, [now](const Grave& g) { return g.until <= now; });
+  rearm_reaper(now);
 }
 
 namespace {
@@ -155,7 +175,7 @@ Result<void> Agent::start() {
   auto wakeup = scheduler_->make_timer(event::TimerClock::boot, [this] { apply(session_.on_timer(clock_->now())); });
   if (!wakeup) return tl::unexpected(wakeup.error());
   wakeup_ = std::move(*wakeup);
-  auto reaper = scheduler_->make_timer(event::TimerClock::monotonic, [this] { graveyard_.clear(); });
+  auto reaper = scheduler_->make_timer(event::TimerClock::monotonic, [this] { reap(); });
   if (!reaper) return tl::unexpected(reaper.error());
   reaper_ = std::move(*reaper);
   if (auto ok = refresh_identity(); !ok) return ok;
@@ -185,7 +205,8 @@ Result<void> Agent::start() {
       auto [it, fresh] = names.try_emplace(*e.subscription_id);
       if (fresh) {
         auto sub = store_->find_subscription_by_id(*e.subscription_id);
-        if (!sub) log().warn("re-dispatch: cannot look up subscription {}: {}", *e.subscription_id, sub.error().message());
+        if (!sub)
+          log().warn("re-dispatch: cannot look up subscription {}: {}", *e.subscription_id, sub.error().message());
         if (sub && *sub) it->second = (*sub)->name;
       }
       m.subscription_name = it->second;
@@ -224,89 +245,120 @@ void Agent::on_closed(protocol::DisconnectReason reason, int close_code, std::st
   transport_detail_ = std::move(detail);
   // Closed already: keep the object alive until its callback has returned.
   if (conn_) {
-    graveyard_.push_back(std::move(conn_));
-    if (reaper_) reaper_->arm(Duration{0});
+    bury(std::move(conn_), Duration{0});
   }
   apply(session_.on_closed(reason, close_code, clock_->now()));
 }
 
 void Agent::apply(protocol::Actions actions) {
-  using namespace protocol::action;
   for (auto& a : actions) {
-    if (auto* send = std::get_if<Send>(&a)) {
-      if (conn_) conn_->send(std::move(send->frame));
-    } else if (std::get_if<Connect>(&a)) {
-      retire_connection(Duration{0});
-      auto c = connections_->connect(*this);
-      if (!c) {
-        transport_detail_ = c.error().message();
-        apply(session_.on_closed(c.error() == transport::Errc::dns ? protocol::DisconnectReason::dns_failure
-                                                                   : protocol::DisconnectReason::io_error,
-                                 0, clock_->now()));
-        return;
-      }
-      conn_ = std::move(*c);
-    } else if (auto* close = std::get_if<Close>(&a)) {
-      if (close->reason != protocol::DisconnectReason::shutdown &&
-          close->reason != protocol::DisconnectReason::periodic_refresh) {
-        log().debug("closing the connection: {}", protocol::to_string(close->reason));
-      }
-      retire_connection(Duration{2000});  // time for the close frame
-    } else if (auto* notify = std::get_if<Notify>(&a)) {
-      batch_.push_back(std::move(notify->notification));
-      // Everything that arrives in this loop turn is committed in one transaction.
-      if (!flush_pending_) {
-        flush_pending_ = true;
-        scheduler_->defer([this, alive = alive_] {
-          if (!*alive) return;
-          flush_pending_ = false;
-          flush_batch();
-        });
-      }
-    } else if (auto* assigned = std::get_if<UaidAssigned>(&a)) {
-      if (auto ok = store_->set_uaid(options_.server, assigned->uaid); !ok) {
-        log().error("cannot store the uaid: {}", ok.error().message());
-      }
-      connected_since_ms_ = clock_->now().wall_ms;
-      if (assigned->subscriptions_lost) {
-        log().warn("the push service assigned a new uaid: every subscription must be registered again");
-        reregister_all();
-      }
-    } else if (auto* ok = std::get_if<RegisterOk>(&a)) {
-      on_register_ok(*ok);
-    } else if (auto* failed = std::get_if<RegisterFailed>(&a)) {
-      on_register_failed(*failed);
-    } else if (auto* done = std::get_if<UnregisterDone>(&a)) {
-      const auto it = unsubscribes_.find(done->request);
-      if (it != unsubscribes_.end()) {
-        if (!done->ok) log().warn("the push service did not confirm unregistering channel {}", done->channel_id);
-        auto cb = std::move(it->second.done);
-        unsubscribes_.erase(it);
-        if (cb) cb({});
-      }
-    } else if (auto* changed = std::get_if<StateChanged>(&a)) {
-      const auto previous = state_;
-      state_ = changed->state;
-      state_detail_ = changed->detail;
-      using protocol::SessionState;
-      if (changed->state == SessionState::backing_off || changed->state == SessionState::paused) {
-        ++counters_.reconnects;
-        connected_since_ms_.reset();
-        if (transport_detail_.empty()) {
-          log().warn("disconnected: {}", changed->detail);
-        } else {
-          log().warn("disconnected: {} [{}]", changed->detail, transport_detail_);
-        }
-        transport_detail_.clear();
-      } else if (changed->state == SessionState::ready) {
-        log().info("connected to {} ({})", options_.server, changed->detail);
-      } else if (changed->state != previous) {
-        log().debug("state: {}", protocol::to_string(changed->state));
-      }
-      notify_state();
-    }
+    if (!apply_one(a)) return;  // a failed connect applied its own actions and rearmed
   }
   rearm();
+}
+
+bool Agent::apply_one(protocol::Action& a) {
+  using namespace protocol::action;
+  if (auto* send = std::get_if<Send>(&a)) {
+    if (conn_) conn_->send(std::move(send->frame));
+  } else if (std::get_if<Connect>(&a)) {
+    return on_connect();
+  } else if (auto* close = std::get_if<Close>(&a)) {
+    on_close(*close);
+  } else if (auto* notify = std::get_if<Notify>(&a)) {
+    on_notify(*notify);
+  } else if (auto* assigned = std::get_if<UaidAssigned>(&a)) {
+    on_uaid_assigned(*assigned);
+  } else if (auto* ok = std::get_if<RegisterOk>(&a)) {
+    on_register_ok(*ok);
+  } else if (auto* failed = std::get_if<RegisterFailed>(&a)) {
+    on_register_failed(*failed);
+  } else if (auto* done = std::get_if<UnregisterDone>(&a)) {
+    on_unregister_done(*done);
+  } else if (auto* changed = std::get_if<StateChanged>(&a)) {
+    on_state_changed(*changed);
+  }
+  return true;
+}
+
+bool Agent::on_connect() {
+  retire_connection(Duration{0});
+  auto c = connections_->connect(*this);
+  if (!c) {
+    transport_detail_ = c.error().message();
+    apply(session_.on_closed(c.error() == transport::Errc::dns ? protocol::DisconnectReason::dns_failure
+                                                               : protocol::DisconnectReason::io_error,
+                             0, clock_->now()));
+    return false;
+  }
+  conn_ = std::move(*c);
+  return true;
+}
+
+void Agent::on_close(const protocol::action::Close& close) {
+  if (close.reason != protocol::DisconnectReason::shutdown &&
+      close.reason != protocol::DisconnectReason::periodic_refresh) {
+    log().debug("closing the connection: {}", protocol::to_string(close.reason));
+  }
+  retire_connection(Duration{2000});  // time for the close frame
+}
+
+void Agent::on_notify(protocol::action::Notify& notify) {
+  batch_.push_back(std::move(notify.notification));
+  // Everything that arrives in this loop turn is committed in one transaction.
+  if (flush_pending_) return;
+  flush_pending_ = true;
+  scheduler_->defer([this, alive = alive_] {
+    if (!*alive) return;
+    flush_pending_ = false;
+    flush_batch();
+  });
+}
+
+void Agent::on_uaid_assigned(const protocol::action::UaidAssigned& assigned) {
+  if (auto ok = store_->set_uaid(options_.server, assigned.uaid); !ok) {
+    log().error("cannot store the uaid: {}", ok.error().message());
+  }
+  connected_since_ms_ = clock_->now().wall_ms;
+  if (assigned.subscriptions_lost) {
+    log().warn("the push service assigned a new uaid: every subscription must be registered again");
+    reregister_all();
+  }
+}
+
+void Agent::on_unregister_done(const protocol::action::UnregisterDone& done) {
+  const auto it = unsubscribes_.find(done.request);
+  if (it == unsubscribes_.end()) return;
+  if (!done.ok) log().warn("the push service did not confirm unregistering channel {}", done.channel_id);
+  auto cb = std::move(it->second.done);
+  unsubscribes_.erase(it);
+  if (cb) cb({});
+}
+
+void Agent::on_state_changed(const protocol::action::StateChanged& changed) {
+  const auto previous = state_;
+  state_ = changed.state;
+  state_detail_ = changed.detail;
+  using protocol::SessionState;
+  if (changed.state == SessionState::backing_off || changed.state == SessionState::paused) {
+    on_disconnected(changed.detail);
+  } else if (changed.state == SessionState::ready) {
+    log().info("connected to {} ({})", options_.server, changed.detail);
+  } else if (changed.state != previous) {
+    log().debug("state: {}", protocol::to_string(changed.state));
+  }
+  notify_state();
+}
+
+void Agent::on_disconnected(const std::string& detail) {
+  ++counters_.reconnects;
+  connected_since_ms_.reset();
+  if (transport_detail_.empty()) {
+    log().warn("disconnected: {}", detail);
+  } else {
+    log().warn("disconnected: {} [{}]", detail, transport_detail_);
+  }
+  transport_detail_.clear();
 }
 
 void Agent::rearm() {
@@ -379,8 +431,9 @@ bool Agent::deliver_stored(const protocol::InboxMessage& m) {
     log().warn("message {} on {} could not be decrypted: {}", m.version, name, *m.error);
     return false;  // stays "failed" in the inbox
   }
-  dispatch(sinks::MessageEvent{name, m.channel_id, m.version, m.received_at_ms, m.payload, m.encoding});
-  return true;
+  // Delivered only once every sink has it (sink.h); a refusal leaves the row
+  // stored, and the next start hands it to every sink again (at-least-once).
+  return dispatch(sinks::MessageEvent{name, m.channel_id, m.version, m.received_at_ms, m.payload, m.encoding});
 }
 
 void Agent::mark_delivered(const std::vector<std::int64_t>& ids) {
@@ -391,11 +444,16 @@ void Agent::mark_delivered(const std::vector<std::int64_t>& ids) {
   }
 }
 
-void Agent::dispatch(const sinks::Event& event) {
+bool Agent::dispatch(const sinks::Event& event) {
+  bool all_took_it = true;
   for (auto* sink : sinks_) {
-    if (auto ok = sink->deliver(event); !ok) log().error("{} sink: {}", sink->name(), ok.error().message());
+    if (auto ok = sink->deliver(event); !ok) {
+      log().error("{} sink: {}", sink->name(), ok.error().message());
+      all_took_it = false;
+    }
   }
   if (event_observer_) event_observer_(event);
+  return all_took_it;
 }
 
 void Agent::subscribe(std::string name, std::optional<Bytes> app_server_key, SubscribeCallback done) {
@@ -543,6 +601,11 @@ void Agent::reregister_all() {
 }
 
 void Agent::unsubscribe(std::int64_t subscription_id, UnsubscribeCallback done) {
+  if (stopped_) {
+    // The record stays: a stopped agent could not tell the service.
+    done(fail(Errc::stopped, "webpushd is shutting down"));
+    return;
+  }
   auto sub = store_->find_subscription_by_id(subscription_id);
   if (!sub) {
     done(tl::unexpected(sub.error()));

@@ -204,6 +204,33 @@ void ControlServer::broadcast(const sinks::Event& event) {
   for (const int id : ids) reply(id, line);
 }
 
+namespace {
+
+std::optional<std::string> string_field(const json& req, const char* name) {
+  const auto it = req.find(name);
+  if (it == req.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::optional<std::int64_t> integer_field(const json& req, const char* name) {
+  const auto it = req.find(name);
+  if (it == req.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<std::int64_t>();
+}
+
+// The subscription an unsubscribe request means (its "id", else its "name"), or the error to reply.
+tl::expected<std::int64_t, std::string> unsubscribe_target(store::Store& store, std::optional<std::int64_t> sub_id,
+                                                           const std::optional<std::string>& name) {
+  if (sub_id) return *sub_id;
+  if (!name) return tl::unexpected(std::string("unsubscribe needs a \"name\" or an \"id\""));
+  auto sub = store.find_subscription_by_name(*name);
+  if (!sub) return tl::unexpected(sub.error().message());
+  if (!*sub) return tl::unexpected(fmt::format("no subscription named '{}'", *name));
+  return (*sub)->id;
+}
+
+}  // namespace
+
 void ControlServer::handle_line(int id, const std::string& line) {
   const json req = json::parse(line, nullptr, false);
   if (req.is_discarded() || !req.is_object()) {
@@ -216,81 +243,81 @@ void ControlServer::handle_line(int id, const std::string& line) {
     return;
   }
   const std::string cmd = cmd_it->get<std::string>();
-  auto string_field = [&](const char* name) -> std::optional<std::string> {
-    const auto it = req.find(name);
-    if (it == req.end() || !it->is_string()) return std::nullopt;
-    return it->get<std::string>();
-  };
-
   if (cmd == "status") {
-    reply(id, "{\"ok\":true,\"status\":" + status_json(agent_->status(), *store_) + "}");
+    cmd_status(id);
   } else if (cmd == "list") {
-    auto subs = store_->list_subscriptions();
-    if (!subs) {
-      reply(id, error_line(subs.error().message()));
-      return;
-    }
-    ordered_json arr = ordered_json::array();
-    for (const auto& s : *subs) arr.push_back(subscription_object(s));
-    reply(id, ordered_json{{"ok", true}, {"subscriptions", std::move(arr)}}.dump());
+    cmd_list(id);
   } else if (cmd == "watch") {
-    clients_[id]->watching = true;
-    reply(id, R"({"ok":true})");
+    cmd_watch(id);
   } else if (cmd == "subscribe") {
-    const auto name = string_field("name");
-    if (!name || name->empty() || name->size() > 128) {
-      reply(id, error_line("subscribe needs a \"name\" of 1 to 128 characters"));
-      return;
-    }
-    std::optional<Bytes> key;
-    if (const auto k = string_field("vapid_key")) {
-      auto decoded = base64_any_decode(*k);
-      if (!decoded) {
-        reply(id, error_line("vapid_key is not base64url: " + decoded.error().message()));
-        return;
-      }
-      key = std::move(*decoded);
-    }
-    std::weak_ptr<bool> alive = alive_;
-    agent_->subscribe(*name, key, [this, alive, id](Result<store::Subscription> sub) {
-      if (alive.expired() || !*alive.lock()) return;
-      if (!sub) {
-        reply(id, error_line(sub.error().message()));
-        return;
-      }
-      ordered_json j = {{"ok", true}, {"id", sub->id}, {"name", sub->name}};
-      j["subscription"] = ordered_json::parse(subscription_json(*sub));
-      reply(id, j.dump());
-    });
+    cmd_subscribe(id, string_field(req, "name"), string_field(req, "vapid_key"));
   } else if (cmd == "unsubscribe") {
-    std::optional<std::int64_t> sub_id;
-    if (const auto it = req.find("id"); it != req.end() && it->is_number_integer()) sub_id = it->get<std::int64_t>();
-    if (!sub_id) {
-      if (const auto name = string_field("name")) {
-        auto sub = store_->find_subscription_by_name(*name);
-        if (!sub) {
-          reply(id, error_line(sub.error().message()));
-          return;
-        }
-        if (!*sub) {
-          reply(id, error_line(fmt::format("no subscription named '{}'", *name)));
-          return;
-        }
-        sub_id = (*sub)->id;
-      }
-    }
-    if (!sub_id) {
-      reply(id, error_line("unsubscribe needs a \"name\" or an \"id\""));
-      return;
-    }
-    std::weak_ptr<bool> alive = alive_;
-    agent_->unsubscribe(*sub_id, [this, alive, id](Result<void> r) {
-      if (alive.expired() || !*alive.lock()) return;
-      reply(id, r ? std::string(R"({"ok":true})") : error_line(r.error().message()));
-    });
+    cmd_unsubscribe(id, integer_field(req, "id"), string_field(req, "name"));
   } else {
     reply(id, error_line(fmt::format("unknown command '{}'", cmd.substr(0, 64))));
   }
+}
+
+void ControlServer::cmd_status(int id) {
+  reply(id, "{\"ok\":true,\"status\":" + status_json(agent_->status(), *store_) + "}");
+}
+
+void ControlServer::cmd_list(int id) {
+  auto subs = store_->list_subscriptions();
+  if (!subs) {
+    reply(id, error_line(subs.error().message()));
+    return;
+  }
+  ordered_json arr = ordered_json::array();
+  for (const auto& s : *subs) arr.push_back(subscription_object(s));
+  reply(id, ordered_json{{"ok", true}, {"subscriptions", std::move(arr)}}.dump());
+}
+
+void ControlServer::cmd_watch(int id) {
+  clients_[id]->watching = true;
+  reply(id, R"({"ok":true})");
+}
+
+void ControlServer::cmd_subscribe(int id, const std::optional<std::string>& name,
+                                  const std::optional<std::string>& vapid_key) {
+  if (!name || name->empty() || name->size() > 128) {
+    reply(id, error_line("subscribe needs a \"name\" of 1 to 128 characters"));
+    return;
+  }
+  std::optional<Bytes> key;
+  if (vapid_key) {
+    auto decoded = base64_any_decode(*vapid_key);
+    if (!decoded) {
+      reply(id, error_line("vapid_key is not base64url: " + decoded.error().message()));
+      return;
+    }
+    key = std::move(*decoded);
+  }
+  std::weak_ptr<bool> alive = alive_;
+  agent_->subscribe(*name, key, [this, alive, id](Result<store::Subscription> sub) {
+    if (alive.expired() || !*alive.lock()) return;
+    if (!sub) {
+      reply(id, error_line(sub.error().message()));
+      return;
+    }
+    ordered_json j = {{"ok", true}, {"id", sub->id}, {"name", sub->name}};
+    j["subscription"] = ordered_json::parse(subscription_json(*sub));
+    reply(id, j.dump());
+  });
+}
+
+void ControlServer::cmd_unsubscribe(int id, std::optional<std::int64_t> sub_id,
+                                    const std::optional<std::string>& name) {
+  const auto target = unsubscribe_target(*store_, sub_id, name);
+  if (!target) {
+    reply(id, error_line(target.error()));
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  agent_->unsubscribe(*target, [this, alive, id](Result<void> r) {
+    if (alive.expired() || !*alive.lock()) return;
+    reply(id, r ? std::string(R"({"ok":true})") : error_line(r.error().message()));
+  });
 }
 
 }  // namespace webpush::daemon

@@ -250,112 +250,131 @@ void WsConnection::finish(DisconnectReason reason, int code, std::string detail)
 
 int WsConnection::handle(lws* wsi, int reason, void* in, std::size_t len) noexcept {
   switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-      auto** p = static_cast<unsigned char**>(in);
-      unsigned char* end = *p + len;
-      static constexpr char kUa[] = "webpushd/" WEBPUSHD_VERSION;
-      if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT, reinterpret_cast<const unsigned char*>(kUa),
-                                       static_cast<int>(sizeof kUa - 1), p, end) != 0) {
-        return -1;
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-      open_ = true;
-      if (!tx_.empty() || closing_) lws_callback_on_writable(wsi);
-      if (!finished_) {
-        try {
-          listener_->on_open();
-        } catch (const std::exception& e) {
-          detail::log().error("listener failed on open: {}", e.what());
-        }
-      }
-      return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE: {
-      if (closing_ || finished_) return 0;
-      if (lws_frame_is_binary(wsi)) {
-        finish(DisconnectReason::protocol_violation, 0, "the service sent a binary frame");
-        return -1;
-      }
-      if (lws_is_first_fragment(wsi)) rx_.clear();
-      if (rx_.size() + len > max_frame_) {
-        finish(DisconnectReason::frame_too_large, 0, fmt::format("the service sent a frame over {} bytes", max_frame_));
-        return -1;
-      }
-      rx_.append(static_cast<const char*>(in), len);
-      if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
-        std::string frame;
-        frame.swap(rx_);
-        try {
-          listener_->on_text(frame);
-        } catch (const std::exception& e) {
-          detail::log().error("listener failed on a frame: {}", e.what());
-        }
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_WRITEABLE: {
-      if (!tx_.empty()) {
-        std::string& text = tx_.front();
-        std::string buf(LWS_PRE, '\0');
-        buf += text;
-        const int n =
-            lws_write(wsi, reinterpret_cast<unsigned char*>(buf.data()) + LWS_PRE, text.size(), LWS_WRITE_TEXT);
-        if (n < static_cast<int>(text.size())) {
-          finish(DisconnectReason::io_error, 0, "write to the service failed");
-          return -1;
-        }
-        tx_.pop_front();
-        if (!tx_.empty() || closing_) lws_callback_on_writable(wsi);
-        return 0;
-      }
-      if (closing_) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, nullptr, 0);
-        return -1;
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-      if (len >= 2 && in != nullptr) {
-        const auto* b = static_cast<const unsigned char*>(in);
-        peer_close_code_ = (b[0] << 8) | b[1];
-      } else {
-        peer_close_code_ = LWS_CLOSE_STATUS_NO_STATUS;
-      }
-      return 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-      const int err = errno;  // lws reports right after the failed syscall
-      wsi_ = nullptr;
-      std::string text = in != nullptr
-                             ? std::string(static_cast<const char*>(in), strnlen(static_cast<const char*>(in), 512))
-                             : "connection failed";
-      DisconnectReason why = classify_connect_error(text);
-      // "Unable to connect" says little; the socket's pending error says more.
-      int so_error = 0;
-      socklen_t so_len = sizeof so_error;
-      const lws_sockfd_type fd = wsi != nullptr ? lws_get_socket_fd(wsi) : -1;
-      if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len) == 0 && so_error != 0) {
-        if (so_error == ECONNREFUSED) why = DisconnectReason::connect_refused;
-        if (so_error == ETIMEDOUT) why = DisconnectReason::connect_timeout;
-        text += fmt::format(" ({})", std::strerror(so_error));
-      } else if (err == ECONNREFUSED) {
-        why = DisconnectReason::connect_refused;
-      }
-      finish(why, 0, text);
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_CLOSED:
-      wsi_ = nullptr;
-      if (peer_close_code_ != 0) {
-        finish(DisconnectReason::server_close, peer_close_code_ == LWS_CLOSE_STATUS_NO_STATUS ? 0 : peer_close_code_,
-               "");
-      } else {
-        finish(DisconnectReason::io_error, 0, "the connection was lost without a close frame");
-      }
-      return 0;
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: return on_append_handshake_header(wsi, in, len);
+    case LWS_CALLBACK_CLIENT_ESTABLISHED: return on_established(wsi);
+    case LWS_CALLBACK_CLIENT_RECEIVE: return on_receive(wsi, in, len);
+    case LWS_CALLBACK_CLIENT_WRITEABLE: return on_writeable(wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: return on_peer_initiated_close(in, len);
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: return on_connection_error(wsi, in);
+    case LWS_CALLBACK_CLIENT_CLOSED: return on_client_closed();
     case LWS_CALLBACK_WSI_DESTROY: wsi_ = nullptr; return 0;
     default: return 0;
   }
+}
+
+int WsConnection::on_append_handshake_header(lws* wsi, void* in, std::size_t len) noexcept {
+  auto** p = static_cast<unsigned char**>(in);
+  unsigned char* end = *p + len;
+  static constexpr char kUa[] = "webpushd/" WEBPUSHD_VERSION;
+  if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT, reinterpret_cast<const unsigned char*>(kUa),
+                                   static_cast<int>(sizeof kUa - 1), p, end) != 0) {
+    return -1;
+  }
+  return 0;
+}
+
+int WsConnection::on_established(lws* wsi) noexcept {
+  open_ = true;
+  if (!tx_.empty() || closing_) lws_callback_on_writable(wsi);
+  if (!finished_) {
+    try {
+      listener_->on_open();
+    } catch (const std::exception& e) {
+      detail::log().error("listener failed on open: {}", e.what());
+    }
+  }
+  return 0;
+}
+
+int WsConnection::on_receive(lws* wsi, void* in, std::size_t len) noexcept {
+  if (closing_ || finished_) return 0;
+  if (lws_frame_is_binary(wsi)) {
+    finish(DisconnectReason::protocol_violation, 0, "the service sent a binary frame");
+    return -1;
+  }
+  if (lws_is_first_fragment(wsi)) rx_.clear();
+  if (rx_.size() + len > max_frame_) {
+    finish(DisconnectReason::frame_too_large, 0, fmt::format("the service sent a frame over {} bytes", max_frame_));
+    return -1;
+  }
+  rx_.append(static_cast<const char*>(in), len);
+  if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) deliver_frame();
+  return 0;
+}
+
+void WsConnection::deliver_frame() noexcept {
+  std::string frame;
+  frame.swap(rx_);
+  try {
+    listener_->on_text(frame);
+  } catch (const std::exception& e) {
+    detail::log().error("listener failed on a frame: {}", e.what());
+  }
+}
+
+int WsConnection::on_writeable(lws* wsi) noexcept {
+  if (!tx_.empty()) return write_front(wsi);
+  if (closing_) {
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, nullptr, 0);
+    return -1;
+  }
+  return 0;
+}
+
+int WsConnection::write_front(lws* wsi) noexcept {
+  std::string& text = tx_.front();
+  std::string buf(LWS_PRE, '\0');
+  buf += text;
+  const int n = lws_write(wsi, reinterpret_cast<unsigned char*>(buf.data()) + LWS_PRE, text.size(), LWS_WRITE_TEXT);
+  if (n < static_cast<int>(text.size())) {
+    finish(DisconnectReason::io_error, 0, "write to the service failed");
+    return -1;
+  }
+  tx_.pop_front();
+  if (!tx_.empty() || closing_) lws_callback_on_writable(wsi);
+  return 0;
+}
+
+int WsConnection::on_peer_initiated_close(void* in, std::size_t len) noexcept {
+  if (len >= 2 && in != nullptr) {
+    const auto* b = static_cast<const unsigned char*>(in);
+    peer_close_code_ = (b[0] << 8) | b[1];
+  } else {
+    peer_close_code_ = LWS_CLOSE_STATUS_NO_STATUS;
+  }
+  return 0;
+}
+
+int WsConnection::on_connection_error(lws* wsi, void* in) noexcept {
+  const int err = errno;  // lws reports right after the failed syscall
+  wsi_ = nullptr;
+  std::string text = in != nullptr
+                         ? std::string(static_cast<const char*>(in), strnlen(static_cast<const char*>(in), 512))
+                         : "connection failed";
+  DisconnectReason why = classify_connect_error(text);
+  // "Unable to connect" says little; the socket's pending error says more.
+  int so_error = 0;
+  socklen_t so_len = sizeof so_error;
+  const lws_sockfd_type fd = wsi != nullptr ? lws_get_socket_fd(wsi) : -1;
+  if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len) == 0 && so_error != 0) {
+    if (so_error == ECONNREFUSED) why = DisconnectReason::connect_refused;
+    if (so_error == ETIMEDOUT) why = DisconnectReason::connect_timeout;
+    text += fmt::format(" ({})", std::strerror(so_error));
+  } else if (err == ECONNREFUSED) {
+    why = DisconnectReason::connect_refused;
+  }
+  finish(why, 0, text);
+  return 0;
+}
+
+int WsConnection::on_client_closed() noexcept {
+  wsi_ = nullptr;
+  if (peer_close_code_ != 0) {
+    finish(DisconnectReason::server_close, peer_close_code_ == LWS_CLOSE_STATUS_NO_STATUS ? 0 : peer_close_code_, "");
+  } else {
+    finish(DisconnectReason::io_error, 0, "the connection was lost without a close frame");
+  }
+  return 0;
 }
 
 namespace detail {

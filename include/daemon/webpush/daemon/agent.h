@@ -126,10 +126,24 @@ class Agent final : public transport::ConnectionListener {
   };
 
   void apply(protocol::Actions actions);
+  /// Carries out one action; false when the rest of the batch is to be dropped.
+  bool apply_one(protocol::Action& a);
+  /// Opens a new connection; false if that failed (the session was told).
+  bool on_connect();
+  void on_close(const protocol::action::Close& close);
+  void on_notify(protocol::action::Notify& notify);
+  void on_uaid_assigned(const protocol::action::UaidAssigned& assigned);
+  void on_unregister_done(const protocol::action::UnregisterDone& done);
+  void on_state_changed(const protocol::action::StateChanged& changed);
+  void on_disconnected(const std::string& detail);
   void retire_connection(Duration linger);
+  void bury(std::unique_ptr<transport::Connection> conn, Duration linger);
+  void rearm_reaper(Duration now);
+  void reap();
   void rearm();
   void flush_batch();
-  void dispatch(const sinks::Event& event);
+  /// Hands an event to every sink; true when every one of them took it.
+  bool dispatch(const sinks::Event& event);
   /// Hands a stored message to the sinks; true if it is now to be marked delivered.
   bool deliver_stored(const protocol::InboxMessage& m);
   void mark_delivered(const std::vector<std::int64_t>& ids);
@@ -150,11 +164,15 @@ class Agent final : public transport::ConnectionListener {
   protocol::Receiver receiver_;
   protocol::Session session_;
   std::unique_ptr<transport::Connection> conn_;
-  std::vector<std::unique_ptr<transport::Connection>> graveyard_;  // closed inside their own callbacks
-  std::unique_ptr<event::ScheduledTimer> wakeup_;                  // the Session's next_wakeup, on the boot clock
-  std::unique_ptr<event::ScheduledTimer> reaper_;                  // empties graveyard_
-  bool flush_pending_ = false;                                     // a deferred flush_batch() is scheduled
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);     // deferred work outliving the Agent checks it
+  struct Grave {
+    std::unique_ptr<transport::Connection> conn;
+    Duration until;  // monotonic: destroyed then, after its close frame had time to go out
+  };
+  std::vector<Grave> graveyard_;                                // closed, some inside their own callbacks
+  std::unique_ptr<event::ScheduledTimer> wakeup_;               // the Session's next_wakeup, on the boot clock
+  std::unique_ptr<event::ScheduledTimer> reaper_;               // empties graveyard_
+  bool flush_pending_ = false;                                  // a deferred flush_batch() is scheduled
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // deferred work outliving the Agent checks it
   std::vector<protocol::Notification> batch_;
   std::vector<sinks::Sink*> sinks_;
   EventObserver event_observer_;

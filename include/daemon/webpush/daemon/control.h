@@ -55,6 +55,12 @@ class ControlServer {
   void on_readable(int id);
   void on_writable(int id);
   void handle_line(int id, const std::string& line);
+  // One per command handle_line() accepts; each replies to client `id`.
+  void cmd_status(int id);
+  void cmd_list(int id);
+  void cmd_watch(int id);
+  void cmd_subscribe(int id, const std::optional<std::string>& name, const std::optional<std::string>& vapid_key);
+  void cmd_unsubscribe(int id, std::optional<std::int64_t> sub_id, const std::optional<std::string>& name);
   void reply(int id, const std::string& json_line);
   void drop(int id);
 

@@ -94,6 +94,16 @@ class WsConnection final : public Connection {
   Result<void> start(const std::string& address);
   void on_resolved(Result<std::string> address);
   void finish(protocol::DisconnectReason reason, int code, std::string detail) noexcept;
+  // One per lws callback reason handle() dispatches; each returns handle()'s result.
+  int on_append_handshake_header(lws* wsi, void* in, std::size_t len) noexcept;
+  int on_established(lws* wsi) noexcept;
+  int on_receive(lws* wsi, void* in, std::size_t len) noexcept;
+  void deliver_frame() noexcept;  // hands the assembled rx_ to the listener
+  int on_writeable(lws* wsi) noexcept;
+  int write_front(lws* wsi) noexcept;  // writes the first queued frame
+  int on_peer_initiated_close(void* in, std::size_t len) noexcept;
+  int on_connection_error(lws* wsi, void* in) noexcept;
+  int on_client_closed() noexcept;
 
   ClientVhost* client_ = nullptr;
   ConnectionListener* listener_ = nullptr;
