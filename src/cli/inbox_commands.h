@@ -52,6 +52,12 @@ Result<std::optional<store::Store>> open_store_read_only(const GlobalOptions& g)
 /// UTF-8 as \xNN; cut to `max_width` code points with a trailing "…".
 std::string printable(std::string_view text, std::size_t max_width);
 
+/// `s` (valid UTF-8, already printable()) cut to `max_width` code points by
+/// replacing its middle with "…", keeping its first code points and its last
+/// `tail` ones (an endpoint's host and path, and the end of its token). `s` itself
+/// when it fits. Needs max_width > tail.
+std::string elide_middle(const std::string& s, std::size_t max_width, std::size_t tail);
+
 /// Local time for tables: "2026-11-27 10:00" or, with seconds, "2026-11-27 10:00:05".
 std::string local_time(std::int64_t unix_ms, bool seconds);
 

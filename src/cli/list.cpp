@@ -67,15 +67,6 @@ std::size_t prefix_bytes(std::string_view s, std::size_t count) {
   return i;
 }
 
-// Endpoints differ in their last characters (the token): keep the head (host and
-// path) and the tail, elide the middle.
-std::string elide_middle(const std::string& s, std::size_t max_width, std::size_t tail) {
-  const std::size_t w = width(s);
-  if (w <= max_width) return s;
-  const std::size_t head = max_width - tail - 1;
-  return s.substr(0, prefix_bytes(s, head)) + "…" + s.substr(prefix_bytes(s, w - tail));
-}
-
 constexpr std::size_t kUnlimited = std::numeric_limits<std::size_t>::max();
 constexpr std::size_t kNameWidth = 24;
 constexpr std::size_t kServerWidth = 40;
@@ -116,6 +107,15 @@ std::string printable(std::string_view text, std::size_t max_width) {
     out += "…";
   }
   return out;
+}
+
+// Endpoints differ in their last characters (the token): keep the head (host and
+// path) and the tail, elide the middle.
+std::string elide_middle(const std::string& s, std::size_t max_width, std::size_t tail) {
+  const std::size_t w = width(s);
+  if (w <= max_width) return s;
+  const std::size_t head = max_width - tail - 1;
+  return s.substr(0, prefix_bytes(s, head)) + "…" + s.substr(prefix_bytes(s, w - tail));
 }
 
 std::string local_time(std::int64_t unix_ms, bool seconds) {

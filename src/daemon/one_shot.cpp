@@ -33,9 +33,9 @@ Result<void> run_one_shot(store::Store& store, const OneShotOptions& options, co
       stop_timer.arm(Duration{200});  // let the close frame go out
     };
     event::Timer deadline(**loop, [&] {
-      finish(fail(Errc::timeout, fmt::format("no answer from {} within {} s ({})", options.server,
-                                             static_cast<double>(options.timeout.count()) / 1000.0,
-                                             agent.status().detail)));
+      finish(fail(Errc::timeout,
+                  fmt::format("no answer from {} within {} s ({})", options.server,
+                              static_cast<double>(options.timeout.count()) / 1000.0, agent.status().detail)));
     });
     deadline.arm(options.timeout);
     if (auto ok = agent.start(); !ok) return ok;

@@ -150,13 +150,14 @@ bool EventLoop::run_until(const std::function<bool()>& done, Duration limit) {
     bool expired = false;
   } deadline;
   deadline.context = context_;
-  lws_sul_schedule(context_, 0, &deadline.sul,
-                   [](lws_sorted_usec_list_t* sul) {
-                     auto* d = reinterpret_cast<Deadline*>(sul);
-                     d->expired = true;
-                     lws_cancel_service(d->context);
-                   },
-                   std::max<std::int64_t>(0, limit.count()) * LWS_US_PER_MS);
+  lws_sul_schedule(
+      context_, 0, &deadline.sul,
+      [](lws_sorted_usec_list_t* sul) {
+        auto* d = reinterpret_cast<Deadline*>(sul);
+        d->expired = true;
+        lws_cancel_service(d->context);
+      },
+      std::max<std::int64_t>(0, limit.count()) * LWS_US_PER_MS);
   const bool outer = wake_after_timers_;
   wake_after_timers_ = true;
   while (!done() && !deadline.expired) {
@@ -177,11 +178,9 @@ void EventLoop::defer(std::function<void()> work) {
 }
 
 void EventLoop::schedule_deferred() {
-  lws_sul_schedule(context_, 0, &defer_timer_->sul,
-                   [](lws_sorted_usec_list_t* sul) {
-                     reinterpret_cast<DeferTimer*>(sul)->loop->run_deferred();
-                   },
-                   0);
+  lws_sul_schedule(
+      context_, 0, &defer_timer_->sul,
+      [](lws_sorted_usec_list_t* sul) { reinterpret_cast<DeferTimer*>(sul)->loop->run_deferred(); }, 0);
 }
 
 void EventLoop::run_deferred() noexcept {

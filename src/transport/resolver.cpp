@@ -46,8 +46,9 @@ Result<std::string> resolve(const std::string& host) {
     return fail(Errc::dns, fmt::format("cannot resolve {}: {}", host, rc != 0 ? gai_strerror(rc) : "no address"));
   }
   char text[INET6_ADDRSTRLEN] = {};
-  const void* addr = res->ai_family == AF_INET6 ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr)
-                                                : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr);
+  const void* addr = res->ai_family == AF_INET6
+                         ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr)
+                         : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr);
   const bool ok = inet_ntop(res->ai_family, addr, text, sizeof text) != nullptr;
   freeaddrinfo(res);
   if (!ok) return fail(Errc::dns, fmt::format("cannot resolve {}: unusable address", host));
