@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
@@ -61,6 +63,9 @@ bool excluded(const std::string& host, const std::string& no_proxy) {
     if (item == "*") return true;
     if (!item.empty()) {
       if (item.front() == '.') item.erase(0, 1);
+      // Host names ignore case; the server's host is lower-case already.
+      std::transform(item.begin(), item.end(), item.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
       if (host == item ||
           (host.size() > item.size() && host.compare(host.size() - item.size(), item.size(), item) == 0 &&
            host[host.size() - item.size() - 1] == '.')) {
@@ -87,6 +92,16 @@ std::string proxy_for(const std::string& server, const std::string& flag) {
   std::string no_proxy = env("no_proxy");
   if (no_proxy.empty()) no_proxy = env("NO_PROXY");
   if (excluded(url->host, no_proxy)) return "";
+  // Only HTTP CONNECT proxies: a socks:// one would be spoken to in the wrong protocol.
+  if (const auto s = value.find("://"); s != std::string::npos) {
+    std::string scheme = value.substr(0, s);
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (scheme != "http" && scheme != "https") {
+      spdlog::warn("ignoring proxy {}: only HTTP CONNECT proxies (http://) are supported", value);
+      return "";
+    }
+  }
   return host_port(value);
 }
 

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -27,9 +28,12 @@ std::string where(const std::string& origin, const toml::node& node) {
 }
 
 // Reads one value, checking its type; numbers may be written as integers or floats.
+// NaN and the infinities are outside every range.
+bool in_range(double v, NumberRange r) { return std::isfinite(v) && v >= r.min && v <= r.max; }
+
 template <class T>
 Result<void> read(const toml::table& table, const std::string& prefix, const char* key, std::optional<T>& out,
-                  const std::string& origin) {
+                  const std::string& origin, NumberRange range = {0, 0}) {
   const toml::node* node = table.get(key);
   if (node == nullptr) return {};
   const std::string name = prefix.empty() ? key : prefix + "." + key;
@@ -46,18 +50,19 @@ Result<void> read(const toml::table& table, const std::string& prefix, const cha
     }
     return fail(ConfigErrc::wrong_type, fmt::format("{}: '{}' must be true or false", where(origin, *node), name));
   } else if constexpr (std::is_same_v<T, std::int64_t>) {
-    if (node->is_integer() && *node->value<std::int64_t>() >= 0) {
+    if (node->is_integer() && in_range(static_cast<double>(*node->value<std::int64_t>()), range)) {
       out = *node->value<std::int64_t>();
       return {};
     }
-    return fail(ConfigErrc::wrong_type,
-                fmt::format("{}: '{}' must be a non-negative integer", where(origin, *node), name));
+    return fail(ConfigErrc::wrong_type, fmt::format("{}: '{}' must be an integer from {} to {}", where(origin, *node),
+                                                    name, range.min, range.max));
   } else {
-    if ((node->is_integer() || node->is_floating_point()) && *node->value<double>() > 0) {
+    if ((node->is_integer() || node->is_floating_point()) && in_range(*node->value<double>(), range)) {
       out = *node->value<double>();
       return {};
     }
-    return fail(ConfigErrc::wrong_type, fmt::format("{}: '{}' must be a positive number", where(origin, *node), name));
+    return fail(ConfigErrc::wrong_type, fmt::format("{}: '{}' must be a number from {} to {}", where(origin, *node),
+                                                    name, range.min, range.max));
   }
 }
 
@@ -115,10 +120,10 @@ Result<Config> parse_config(std::string_view text, const std::string& origin) {
         t, "connection",
         {"ping_interval", "request_timeout", "backoff_initial", "backoff_max", "insecure", "ca_file", "proxy"},
         origin));
-    WEBPUSH_TRY(read(t, "connection", "ping_interval", c.ping_interval, origin));
-    WEBPUSH_TRY(read(t, "connection", "request_timeout", c.request_timeout, origin));
-    WEBPUSH_TRY(read(t, "connection", "backoff_initial", c.backoff_initial, origin));
-    WEBPUSH_TRY(read(t, "connection", "backoff_max", c.backoff_max, origin));
+    WEBPUSH_TRY(read(t, "connection", "ping_interval", c.ping_interval, origin, kPingIntervalRange));
+    WEBPUSH_TRY(read(t, "connection", "request_timeout", c.request_timeout, origin, kRequestTimeoutRange));
+    WEBPUSH_TRY(read(t, "connection", "backoff_initial", c.backoff_initial, origin, kBackoffInitialRange));
+    WEBPUSH_TRY(read(t, "connection", "backoff_max", c.backoff_max, origin, kBackoffMaxRange));
     WEBPUSH_TRY(read(t, "connection", "insecure", c.insecure, origin));
     WEBPUSH_TRY(read(t, "connection", "ca_file", c.ca_file, origin));
     WEBPUSH_TRY(read(t, "connection", "proxy", c.proxy, origin));
@@ -131,15 +136,15 @@ Result<Config> parse_config(std::string_view text, const std::string& origin) {
     WEBPUSH_TRY(read(t, "sinks", "notify", c.notify, origin));
     WEBPUSH_TRY(read(t, "sinks", "jsonl", c.jsonl, origin));
     WEBPUSH_TRY(read(t, "sinks", "exec", c.exec, origin));
-    WEBPUSH_TRY(read(t, "sinks", "exec_timeout", c.exec_timeout, origin));
+    WEBPUSH_TRY(read(t, "sinks", "exec_timeout", c.exec_timeout, origin, kExecTimeoutRange));
   }
   auto retention = section("retention");
   if (!retention) return tl::unexpected(retention.error());
   if (*retention) {
     const auto& t = **retention;
     WEBPUSH_TRY(check_keys(t, "retention", {"max_age_days", "max_messages"}, origin));
-    WEBPUSH_TRY(read(t, "retention", "max_age_days", c.retention_max_age_days, origin));
-    WEBPUSH_TRY(read(t, "retention", "max_messages", c.retention_max_messages, origin));
+    WEBPUSH_TRY(read(t, "retention", "max_age_days", c.retention_max_age_days, origin, kRetentionDaysRange));
+    WEBPUSH_TRY(read(t, "retention", "max_messages", c.retention_max_messages, origin, kRetentionMessagesRange));
   }
   return c;
 }

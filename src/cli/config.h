@@ -40,6 +40,19 @@ enum class ConfigErrc {
 
 std::string_view to_string(ConfigErrc e) noexcept;
 
+/// The values `run` accepts for a number, the same for its flag and its key.
+struct NumberRange {
+  double min;
+  double max;
+};
+inline constexpr NumberRange kPingIntervalRange{1, 86400};
+inline constexpr NumberRange kRequestTimeoutRange{1, 600};
+inline constexpr NumberRange kBackoffInitialRange{0.1, 3600};
+inline constexpr NumberRange kBackoffMaxRange{1, 86400};
+inline constexpr NumberRange kExecTimeoutRange{0.001, 86400};
+inline constexpr NumberRange kRetentionDaysRange{0.001, 36500};
+inline constexpr NumberRange kRetentionMessagesRange{1, 1'000'000'000};
+
 /// Values present in the file; absent keys stay nullopt.
 struct Config {
   std::optional<std::string> server;

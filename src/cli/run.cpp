@@ -1,4 +1,6 @@
 // `webpushd run`: the daemon in the foreground.
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 
@@ -13,6 +15,24 @@
 
 namespace webpush::cli {
 
+namespace {
+
+// CLI::Range lets NaN through (it is neither below nor above); this does not.
+CLI::Validator in_range(NumberRange r) {
+  return CLI::Validator(
+      [r](std::string& text) -> std::string {
+        double v = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v) || v < r.min || v > r.max) {
+          return fmt::format("value {} not in range {} to {}", text, r.min, r.max);
+        }
+        return "";
+      },
+      fmt::format("NUMBER in [{} - {}]", r.min, r.max));
+}
+
+}  // namespace
+
 void add_run_options(CLI::App& sub, RunOptions& o) {
   sub.add_flag("--no-notify", o.no_notify, "do not raise desktop notifications");
   sub.add_option("--jsonl", o.jsonl, "write every event as a JSON line to FILE, or - for stdout")->type_name("FILE|-");
@@ -21,25 +41,25 @@ void add_run_options(CLI::App& sub, RunOptions& o) {
   sub.add_option("--ping-interval", o.ping_interval,
                  "seconds of silence before a keepalive ping (autopush closes below 45)")
       ->capture_default_str()
-      ->check(CLI::Range(1.0, 86400.0));
+      ->check(in_range(kPingIntervalRange));
   sub.add_option("--request-timeout", o.request_timeout, "seconds to wait for a reply or a pong")
       ->capture_default_str()
-      ->check(CLI::Range(1.0, 600.0));
+      ->check(in_range(kRequestTimeoutRange));
   sub.add_option("--backoff-initial", o.backoff_initial, "first reconnect delay in seconds")
       ->capture_default_str()
-      ->check(CLI::Range(0.1, 3600.0));
+      ->check(in_range(kBackoffInitialRange));
   sub.add_option("--backoff-max", o.backoff_max, "longest reconnect delay in seconds")
       ->capture_default_str()
-      ->check(CLI::Range(1.0, 86400.0));
+      ->check(in_range(kBackoffMaxRange));
   sub.add_flag("--insecure", o.insecure, "allow plain ws:// to a host that is not loopback");
   sub.add_option("--ca-file", o.ca_file, "extra CA certificates (PEM) to trust")->check(CLI::ExistingFile);
   sub.add_option("--proxy", o.proxy, "HTTP CONNECT proxy HOST:PORT (default: https_proxy / all_proxy)");
   sub.add_option("--retention-days", o.retention_days, "keep delivered and failed messages this many days")
       ->capture_default_str()
-      ->check(CLI::Range(0.001, 36500.0));
+      ->check(in_range(kRetentionDaysRange));
   sub.add_option("--retention-messages", o.retention_messages, "keep at most this many delivered/failed messages")
       ->capture_default_str()
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000'000}));
+      ->check(in_range(kRetentionMessagesRange));
 }
 
 namespace {

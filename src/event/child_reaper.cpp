@@ -57,6 +57,8 @@ ChildReaper::ChildReaper(EventLoop& loop) : loop_(&loop) {}
 ChildReaper::~ChildReaper() = default;
 
 Result<void> ChildReaper::watch(pid_t pid, bool group, ExitCallback on_exit) {
+  // kill(0 or -1, …) below would reach far more than one child.
+  if (pid <= 0) return fail(Errc::io, fmt::format("cannot watch process {}: not a child's pid", pid));
   UniqueFd fd(pidfd_open(pid));
   if (!fd.valid()) {
     const int err = errno;

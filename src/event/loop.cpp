@@ -37,7 +37,7 @@ int raw_callback(lws* wsi, lws_callback_reasons reason, void*, void*, std::size_
       if (watch != nullptr) watch->dispatch_writable();
       return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
-      if (watch != nullptr) watch->detached();
+      if (watch != nullptr) watch->hung_up();
       return 0;
     default: return 0;
   }
@@ -178,9 +178,12 @@ void EventLoop::defer(std::function<void()> work) {
 }
 
 void EventLoop::schedule_deferred() {
+  // 1 µs, not 0: libwebsockets runs every timer due at the time it read when
+  // its pass began, so work deferred from deferred work would otherwise run in
+  // the same pass instead of the next turn.
   lws_sul_schedule(
       context_, 0, &defer_timer_->sul,
-      [](lws_sorted_usec_list_t* sul) { reinterpret_cast<DeferTimer*>(sul)->loop->run_deferred(); }, 0);
+      [](lws_sorted_usec_list_t* sul) { reinterpret_cast<DeferTimer*>(sul)->loop->run_deferred(); }, 1);
 }
 
 void EventLoop::run_deferred() noexcept {

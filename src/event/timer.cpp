@@ -24,7 +24,7 @@ struct Timer::Impl {
 
   static void fire(lws_sorted_usec_list_t* sul) noexcept {
     auto* self = reinterpret_cast<Impl*>(sul);
-    EventLoop* loop = self->loop;  // the callback may destroy the timer
+    EventLoop* loop = self->loop;  // read first: the callback may destroy the timer's owner's other parts
     detail::guarded("timer callback", self->callback);
     loop->after_timer();
   }

@@ -82,13 +82,28 @@ TEST(ProxyFor, Table) {
 
 // Host names are case-insensitive and parse_url lower-cases the server's host,
 // so no_proxy should match whatever its case (curl compares without case).
-// DISABLED: common.cpp's excluded() compares bytes, so "Example.COM" misses.
-TEST(ProxyFor, DISABLED_NoProxyIgnoresCase) {
+TEST(ProxyFor, NoProxyIgnoresCase) {
   test::ScopedEnv env;
   for (const char* name : kProxyVariables) env.set(name, std::nullopt);
   env.set("https_proxy", std::string("a:1"));
   env.set("no_proxy", std::string("Example.COM"));
   EXPECT_EQ(proxy_for("wss://push.example.com/", ""), "");
+}
+
+// Only HTTP CONNECT proxies are spoken to; a SOCKS one in all_proxy is ignored
+// (with a warning) rather than spoken to in the wrong protocol.
+TEST(ProxyFor, ASocksProxyIsNotUsedAsAnHttpProxy) {
+  struct Row {
+    const char* all_proxy;
+    const char* expected;
+  };
+  for (const Row& row : {Row{"socks5://127.0.0.2:1080", ""}, Row{"SOCKS://h:1", ""}, Row{"http://p:3128", "p:3128"},
+                         Row{"HTTPS://p:443/", "p:443"}, Row{"p:8080", "p:8080"}}) {
+    test::ScopedEnv env;
+    for (const char* name : kProxyVariables) env.set(name, std::nullopt);
+    env.set("all_proxy", std::string(row.all_proxy));
+    EXPECT_EQ(proxy_for("wss://push.example.com/", ""), row.expected) << row.all_proxy;
+  }
 }
 
 TEST(StateDir, DefaultFollowsXdgStateHomeThenHome) {

@@ -100,13 +100,10 @@ TEST_F(FdWatchTest, WritableOncePerWantWritable) {
 }
 
 // A writer that fills the descriptor asks for the next call from on_writable
-// (daemon/control.cpp does, when send() says EAGAIN).
-// DISABLED: the request is lost. libwebsockets' raw-file role calls the writable
-// callback and only then clears POLLOUT (rops_handle_POLLIN_raw_file:
-// lws_callback_as_writeable, then lws_change_pollfd(wsi, LWS_POLLOUT, 0)), which
-// undoes the lws_callback_on_writable that want_writable() made inside it; no
-// second call comes until want_writable() is called again from elsewhere.
-TEST_F(FdWatchTest, DISABLED_WantWritableFromTheWritableCallback) {
+// (daemon/control.cpp does, when send() says EAGAIN). libwebsockets' raw-file
+// role clears POLLOUT after that callback returns, so FdWatch asks again on a
+// later turn.
+TEST_F(FdWatchTest, WantWritableFromTheWritableCallback) {
   Pipe p = Pipe::make();
   int writable = 0;
   FdWatch* self = nullptr;
@@ -183,14 +180,11 @@ TEST_F(FdWatchTest, CreateWithAnInvalidDescriptorFails) {
   EXPECT_EQ(w.error().message(), "cannot watch descriptor -1");
 }
 
-// fd_watch.h: the descriptor is closed "at once if create() fails".
-// DISABLED: it is not. FdWatch::create (fd_watch.cpp) releases the descriptor to
-// libwebsockets before it knows whether the adoption worked, trusting lws to close
-// it on failure; lws 4.1 closes only sockets (LWS_ADOPT_SOCKET) there, never a
-// raw file, so the descriptor stays open until the loop is destroyed. Here the
-// adoption fails because the descriptor's number is beyond the loop's table
+// fd_watch.h: the descriptor is closed "at once if create() fails" (lws 4.1
+// leaves a raw file open when its adoption fails, so FdWatch closes it). Here
+// the adoption fails because the descriptor's number is beyond the loop's table
 // (sized by RLIMIT_NOFILE when the loop was created).
-TEST(FdWatchCreate, DISABLED_AFailedCreateClosesTheDescriptor) {
+TEST(FdWatchCreate, AFailedCreateClosesTheDescriptor) {
   rlimit original{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
   ASSERT_GE(original.rlim_cur, 200u);
@@ -210,14 +204,11 @@ TEST(FdWatchCreate, DISABLED_AFailedCreateClosesTheDescriptor) {
   EXPECT_FALSE(fd_is_open(high)) << "leaked until the loop is destroyed";
 }
 
-// fd_watch.h: on_readable runs "when it is readable", and a pipe whose writer
-// has gone is readable (read() returns 0 at once).
-// DISABLED: no callback runs. The kernel reports POLLHUP without POLLIN for a
-// drained pipe whose writer closed; libwebsockets' raw-file role then closes the
-// connection (rops_handle_POLLIN_raw_file: POLLHUP && !POLLIN), FdWatch only gets
-// detached() and the descriptor is closed under it, so its owner never learns of
-// the end of the stream and FdWatch::fd() names a closed (reusable) descriptor.
-TEST_F(FdWatchTest, DISABLED_ReadableWhenTheWriterHasGone) {
+// fd_watch.h: when the other end hangs up, on_readable runs a last time and
+// read() sees end-of-file (the kernel reports POLLHUP without POLLIN for a
+// drained pipe whose writer closed, and libwebsockets then closes the wsi);
+// afterwards fd() is -1, never a closed, reusable number.
+TEST_F(FdWatchTest, ReadableWhenTheWriterHasGone) {
   Pipe p = Pipe::make();
   const int fd = p.read_end.get();
   bool eof = false;
@@ -228,6 +219,7 @@ TEST_F(FdWatchTest, DISABLED_ReadableWhenTheWriterHasGone) {
   ASSERT_NE(w, nullptr);
   p.write_end.reset();
   EXPECT_TRUE(run_until([&] { return eof; }));
+  EXPECT_EQ(w->fd(), -1);
 }
 
 // ---- UniqueFd -----------------------------------------------------------------------

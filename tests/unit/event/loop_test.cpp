@@ -127,13 +127,9 @@ TEST_F(EventLoopTest, WorkDeferredFromDeferredWorkRunsAfterTheCurrentBatch) {
 
 // Work deferred from deferred work should wait for the next turn (run_deferred's
 // comment, loop.cpp), so that the loop polls in between and run_until sees the
-// state between the two.
-// DISABLED: it usually runs in the same turn. schedule_deferred() puts the defer
-// sul at "now + 0 us"; libwebsockets' ripe pass compares deadlines with the time
-// it read when the pass began (__lws_sul_service_ripe: ripe while us <= usnow),
-// and a batch that takes less than a microsecond reschedules at exactly that time,
-// so the next batch runs in the same pass, before any poll.
-TEST_F(EventLoopTest, DISABLED_WorkDeferredFromDeferredWorkWaitsForTheNextTurn) {
+// state between the two. (libwebsockets' ripe pass runs every sul due at the
+// time it read when the pass began, so the defer sul is put 1 µs later.)
+TEST_F(EventLoopTest, WorkDeferredFromDeferredWorkWaitsForTheNextTurn) {
   bool a = false;
   bool b = false;
   bool seen_between = false;

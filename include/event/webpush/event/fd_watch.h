@@ -4,7 +4,9 @@
 //
 // The watch owns the descriptor: it is closed when the FdWatch goes away (or at
 // once if create() fails). Destroying a watch from inside its own callback is
-// allowed: the descriptor is detached at once and closed on a later turn.
+// allowed: the descriptor is detached at once and closed on a later turn. When
+// the other end hangs up, on_readable runs a last time (read() returns what is
+// left, then end-of-file) and the loop closes the descriptor: fd() is then -1.
 //
 // Thread: the loop thread only. The loop must outlive its watches.
 #pragma once
@@ -30,19 +32,24 @@ class FdWatch {
   FdWatch(const FdWatch&) = delete;
   FdWatch& operator=(const FdWatch&) = delete;
 
+  /// The descriptor, or -1 once the loop closed it after a hang-up.
   [[nodiscard]] int fd() const noexcept { return fd_; }
-  /// Asks for one on_writable call when the descriptor can take more data.
+  /// Asks for one on_writable call when the descriptor can take more data
+  /// (also from inside on_writable, for the next round).
   void want_writable();
 
   // Called by the loop's raw-descriptor protocol; not for users.
   void dispatch_readable() noexcept;
   void dispatch_writable() noexcept;
-  void detached() noexcept { wsi_ = nullptr; }
+  void hung_up() noexcept;
 
  private:
   FdWatch() = default;
+  EventLoop* loop_ = nullptr;
   lws* wsi_ = nullptr;
   int fd_ = -1;
+  bool in_writable_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // deferred work checks it
   std::function<void()> on_readable_;
   std::function<void()> on_writable_;
 };

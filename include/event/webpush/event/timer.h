@@ -5,6 +5,8 @@
 //  - BootTimer: one-shot, on CLOCK_BOOTTIME (a timerfd): a deadline that passed
 //    while the machine slept fires at once after the resume.
 //
+// Timers due at the same instant fire in an unspecified order (libwebsockets
+// runs the last one armed first); code that needs an order arms one timer.
 // Re-arming replaces the previous deadline; cancel() on an idle timer is a no-op;
 // destroying a timer cancels it. A callback may re-arm, cancel or destroy other
 // timers; it may re-arm or cancel its own timer but not destroy it (use
