@@ -419,8 +419,7 @@ void Agent::flush_batch() {
     // Unacked messages stay with the service; a new connection gets them again.
     log().error("the inbox could not store {} message(s); reconnecting so that the service redelivers them",
                 std::count_if(results.begin(), results.end(), [](const auto& r) { return !r.ack; }));
-    apply(session_.on_closed(protocol::DisconnectReason::store_failure, 0, clock_->now()));
-    retire_connection(Duration{2000});
+    apply(session_.on_store_failure(clock_->now()));
   }
 }
 

@@ -138,6 +138,14 @@ void Session::schedule_reconnect(DisconnectReason reason, int close_code, Instan
   set_state(SessionState::backing_off, fmt::format("{}; retry in {}", why, seconds(delay)), out);
 }
 
+Actions Session::on_store_failure(Instant now) {
+  Actions out;
+  last_seen_ = now;
+  // Unacked messages stay with the service; a new connection gets them again.
+  if (connected()) fail(DisconnectReason::store_failure, now, out);
+  return out;
+}
+
 Actions Session::on_closed(DisconnectReason reason, int close_code, Instant now) {
   Actions out;
   last_seen_ = now;

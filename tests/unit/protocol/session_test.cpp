@@ -269,6 +269,24 @@ TEST(SessionRequests, ConflictThenSuccessReportsTheNewChannel) {
   EXPECT_EQ(ok[0].channel_id, fresh);
 }
 
+TEST(SessionStore, AStoreFailureClosesAndReconnectsWithBackoff) {
+  Harness h;
+  h.ready();
+  const Actions a = h.session.on_store_failure(h.now());
+  const auto closes = all_of<action::Close>(a);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].reason, DisconnectReason::store_failure);
+  EXPECT_EQ(h.session.state(), SessionState::backing_off);
+  EXPECT_FALSE(has<action::Connect>(h.tick(milliseconds(999))));
+  EXPECT_TRUE(has<action::Connect>(h.tick(milliseconds(1))));
+}
+
+TEST(SessionStore, AStoreFailureWithoutAConnectionDoesNothing) {
+  Harness h;
+  EXPECT_TRUE(h.session.on_store_failure(h.now()).empty());
+  EXPECT_EQ(h.session.state(), SessionState::idle);
+}
+
 TEST(SessionRequests, TimeoutFailsTheRequestAndReconnects) {
   Harness h;
   h.ready();

@@ -148,6 +148,9 @@ class Session {
   /// code if it sent one (0 otherwise).
   Actions on_closed(DisconnectReason reason, int close_code, Instant now);
   Actions on_timer(Instant now);
+  /// Messages of this connection could not be stored, so they cannot be acked:
+  /// close it and reconnect with backoff, so that the service redelivers them.
+  Actions on_store_failure(Instant now);
   Actions on_network_change(Instant now);
 
   // ---- requests ----------------------------------------------------------------
