@@ -155,13 +155,12 @@ std::string label(const store::InboxEntry& e, const std::map<std::int64_t, std::
   return e.channel_id;
 }
 
-// The event the daemon handed to its sinks for this row (agent.cpp, deliver_stored).
+// The event the daemon handed to its sinks for this row (the same sinks::event_of).
 sinks::Event to_event(const store::InboxEntry& e, const std::string& subscription) {
-  if (e.state == store::InboxState::failed || e.error) {
-    return sinks::DecryptErrorEvent{subscription, e.channel_id, e.version, e.received_at,
-                                    e.error.value_or("the message could not be processed")};
-  }
-  return sinks::MessageEvent{subscription, e.channel_id, e.version, e.received_at, e.payload, e.encoding};
+  Message m = e;
+  m.subscription = subscription;
+  if (e.state == store::InboxState::failed && !m.error) m.error = "the message could not be processed";
+  return sinks::event_of(m);
 }
 
 constexpr std::size_t kSubscriptionWidth = 24;

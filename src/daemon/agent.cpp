@@ -66,20 +66,11 @@ class Agent::StoreInbox final : public protocol::InboxPort {
     return store_->inbox_contains(channel_id, version);
   }
 
-  Result<std::vector<std::optional<std::int64_t>>> put(std::span<const protocol::InboxMessage> messages) override {
+  Result<std::vector<std::optional<std::int64_t>>> put(std::span<const Message> messages) override {
     std::vector<store::InboxEntry> entries;
     entries.reserve(messages.size());
     for (const auto& m : messages) {
-      store::InboxEntry e;
-      e.subscription_id = m.subscription_id;
-      e.channel_id = m.channel_id;
-      e.version = m.version;
-      e.received_at = m.received_at_ms;
-      e.payload = m.payload;
-      e.encoding = m.encoding;
-      e.state = m.error ? store::InboxState::failed : store::InboxState::stored;
-      e.error = m.error;
-      entries.push_back(std::move(e));
+      entries.push_back(store::InboxEntry{m, m.error ? store::InboxState::failed : store::InboxState::stored, {}});
     }
     auto put = store_->inbox_put_batch(entries);
     if (!put) return tl::unexpected(put.error());
@@ -185,38 +176,34 @@ Result<void> Agent::start() {
     apply(session_.start(clock_->now()));
     return {};
   }
+  if (auto ok = redispatch_undelivered(); !ok) return ok;
+  apply(session_.start(clock_->now()));
+  return {};
+}
+
+Result<void> Agent::redispatch_undelivered() {
   // At-least-once to sinks: what was stored but not handed over before a stop
   // is handed over now, with its version as the idempotency key.
   auto undelivered = store_->list_undelivered();
   if (!undelivered) return tl::unexpected(undelivered.error());
   if (!undelivered->empty()) log().info("re-dispatching {} undelivered message(s)", undelivered->size());
-  std::map<std::int64_t, std::string> names;  // subscription id → name, one lookup each
+  std::map<std::int64_t, std::string> names;  // subscription id → name, one look-up each
   std::vector<std::int64_t> delivered;
-  for (const auto& e : *undelivered) {
-    protocol::InboxMessage m;
-    m.inbox_id = e.id;
-    m.subscription_id = e.subscription_id.value_or(0);
-    m.channel_id = e.channel_id;
-    m.version = e.version;
-    m.received_at_ms = e.received_at;
-    m.payload = e.payload;
-    m.encoding = e.encoding;
-    if (e.subscription_id) {
-      auto [it, fresh] = names.try_emplace(*e.subscription_id);
-      if (fresh) {
-        auto sub = store_->find_subscription_by_id(*e.subscription_id);
-        if (!sub)
-          log().warn("re-dispatch: cannot look up subscription {}: {}", *e.subscription_id, sub.error().message());
-        if (sub && *sub) it->second = (*sub)->name;
-      }
-      m.subscription_name = it->second;
-    }
-    if (m.subscription_name.empty()) m.subscription_name = e.channel_id;
-    if (deliver_stored(m)) delivered.push_back(m.inbox_id);
+  for (Message& m : *undelivered) {
+    if (m.subscription_id) m.subscription = subscription_name(*m.subscription_id, names);
+    if (deliver_stored(m)) delivered.push_back(m.id);
   }
   mark_delivered(delivered);
-  apply(session_.start(clock_->now()));
   return {};
+}
+
+std::string Agent::subscription_name(std::int64_t id, std::map<std::int64_t, std::string>& cache) {
+  auto [it, fresh] = cache.try_emplace(id);
+  if (!fresh) return it->second;
+  auto sub = store_->find_subscription_by_id(id);
+  if (!sub) log().warn("re-dispatch: cannot look up subscription {}: {}", id, sub.error().message());
+  if (sub && *sub) it->second = (*sub)->name;
+  return it->second;
 }
 
 void Agent::shutdown() {
@@ -412,7 +399,7 @@ void Agent::flush_batch() {
   for (const auto& r : results) {
     if (!r.message) continue;
     last_message_ms_ = now_ms;
-    if (options_.deliver && deliver_stored(*r.message)) delivered.push_back(r.message->inbox_id);
+    if (options_.deliver && deliver_stored(*r.message)) delivered.push_back(r.message->id);
   }
   mark_delivered(delivered);  // one transaction for the batch
   if (store_failed) {
@@ -423,16 +410,16 @@ void Agent::flush_batch() {
   }
 }
 
-bool Agent::deliver_stored(const protocol::InboxMessage& m) {
-  const std::string name = m.subscription_name.empty() ? m.channel_id : m.subscription_name;
+bool Agent::deliver_stored(const Message& m) {
+  const bool all_took_it = dispatch(sinks::event_of(m));
   if (m.error) {
-    dispatch(sinks::DecryptErrorEvent{name, m.channel_id, m.version, m.received_at_ms, *m.error});
-    log().warn("message {} on {} could not be decrypted: {}", m.version, name, *m.error);
+    log().warn("message {} on {} could not be decrypted: {}", m.version,
+               m.subscription.empty() ? m.channel_id : m.subscription, *m.error);
     return false;  // stays "failed" in the inbox
   }
   // Delivered only once every sink has it (sink.h); a refusal leaves the row
   // stored, and the next start hands it to every sink again (at-least-once).
-  return dispatch(sinks::MessageEvent{name, m.channel_id, m.version, m.received_at_ms, m.payload, m.encoding});
+  return all_took_it;
 }
 
 void Agent::mark_delivered(const std::vector<std::int64_t>& ids) {

@@ -10,7 +10,7 @@ namespace webpush::protocol {
 std::vector<Received> Receiver::process(std::span<const Notification> batch, std::int64_t now_ms) {
   std::vector<Received> out;
   out.reserve(batch.size());
-  std::vector<InboxMessage> to_store;
+  std::vector<Message> to_store;
   std::vector<std::size_t> stored_index;  // position in `out` of each message in to_store
 
   for (const Notification& n : batch) {
@@ -40,12 +40,12 @@ std::vector<Received> Receiver::process(std::span<const Notification> batch, std
     }
 
     const ChannelKeys& keys = **channel;
-    InboxMessage m;
+    Message m;
     m.subscription_id = keys.subscription_id;
-    m.subscription_name = keys.subscription_name;
+    m.subscription = keys.subscription_name;
     m.channel_id = n.channel_id;
     m.version = n.version;
-    m.received_at_ms = now_ms;
+    m.received_at = now_ms;
     if (!n.data) {
       // A data-less push is a valid message without payload (docs/protocol.md §6.22).
       r.ack = AckCode::delivered;
@@ -88,7 +88,7 @@ std::vector<Received> Receiver::process(std::span<const Notification> batch, std
   for (std::size_t k = 0; k < to_store.size(); ++k) {
     Received& r = out[stored_index[k]];
     if ((*put)[k]) {
-      to_store[k].inbox_id = *(*put)[k];
+      to_store[k].id = *(*put)[k];
       r.message = std::move(to_store[k]);
     } else {
       r.ack = AckCode::not_delivered;  // stored meanwhile: a duplicate after all

@@ -27,7 +27,7 @@ class FakeInbox final : public protocol::InboxPort {
  public:
   std::map<std::string, std::shared_ptr<const protocol::ChannelKeys>> channels;
   std::set<std::pair<std::string, std::string>> seen;
-  std::vector<protocol::InboxMessage> stored;
+  std::vector<Message> stored;
   std::vector<std::string> calls;
   bool fail_find = false;
   bool fail_put = false;
@@ -42,7 +42,7 @@ class FakeInbox final : public protocol::InboxPort {
     calls.push_back("contains " + version);
     return seen.count({channel_id, version}) > 0;
   }
-  Result<std::vector<std::optional<std::int64_t>>> put(std::span<const protocol::InboxMessage> messages) override {
+  Result<std::vector<std::optional<std::int64_t>>> put(std::span<const Message> messages) override {
     calls.push_back("put " + std::to_string(messages.size()));
     if (fail_put) return fail(FakeErrc::injected, "injected put failure");
     std::vector<std::optional<std::int64_t>> out;

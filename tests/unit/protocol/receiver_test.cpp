@@ -48,7 +48,7 @@ TEST_F(ReceiverTest, DecryptsStoresThenAcks100) {
   EXPECT_EQ(std::string(as_chars(*out[0].message->payload)), "When I grow up, I want to be a watermelon");
   EXPECT_EQ(out[0].message->subscription_id, 42);
   EXPECT_EQ(out[0].message->encoding, "aes128gcm");
-  EXPECT_EQ(out[0].message->inbox_id, 1);
+  EXPECT_EQ(out[0].message->id, 1);
   ASSERT_EQ(inbox.stored.size(), 1u);
   EXPECT_EQ(inbox.calls.back(), "put 1");
 }

@@ -145,7 +145,9 @@ class Agent final : public transport::ConnectionListener {
   /// Hands an event to every sink; true when every one of them took it.
   bool dispatch(const sinks::Event& event);
   /// Hands a stored message to the sinks; true if it is now to be marked delivered.
-  bool deliver_stored(const protocol::InboxMessage& m);
+  bool deliver_stored(const Message& m);
+  Result<void> redispatch_undelivered();
+  std::string subscription_name(std::int64_t id, std::map<std::int64_t, std::string>& cache);
   void mark_delivered(const std::vector<std::int64_t>& ids);
   void reregister_all();
   void on_register_ok(const protocol::action::RegisterOk& ok);

@@ -24,6 +24,7 @@
 
 #include "webpush/core/bytes.h"
 #include "webpush/core/error.h"
+#include "webpush/core/message.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/protocol/messages.h"
 
@@ -37,19 +38,6 @@ struct ChannelKeys {
   Bytes auth_secret;
 };
 
-/// A message ready for the inbox.
-struct InboxMessage {
-  std::int64_t inbox_id = 0;  ///< set once stored
-  std::int64_t subscription_id = 0;
-  std::string subscription_name;
-  std::string channel_id;
-  std::string version;
-  std::int64_t received_at_ms = 0;
-  std::optional<Bytes> payload;      ///< plaintext; nullopt for a data-less push or a failure
-  std::string encoding;              ///< "aes128gcm", "aesgcm", or "" without data
-  std::optional<std::string> error;  ///< set when decryption failed
-};
-
 class InboxPort {
  public:
   virtual ~InboxPort() = default;
@@ -59,15 +47,15 @@ class InboxPort {
   virtual Result<bool> contains(const std::string& channel_id, const std::string& version) = 0;
   /// Stores the messages in one transaction; returns, for each, its inbox id if
   /// it was new, nullopt if (channel, version) was already there.
-  virtual Result<std::vector<std::optional<std::int64_t>>> put(std::span<const InboxMessage> messages) = 0;
+  virtual Result<std::vector<std::optional<std::int64_t>>> put(std::span<const Message> messages) = 0;
 };
 
 /// The outcome for one notification.
 struct Received {
   std::string channel_id;
   std::string version;
-  std::optional<AckCode> ack;           ///< nullopt: do not ack (store failure)
-  std::optional<InboxMessage> message;  ///< set when it was stored new: dispatch it to sinks
+  std::optional<AckCode> ack;      ///< nullopt: do not ack (store failure)
+  std::optional<Message> message;  ///< set when it was stored new: dispatch it to sinks
 };
 
 class Receiver {

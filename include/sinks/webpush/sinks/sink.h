@@ -15,6 +15,7 @@
 
 #include "webpush/core/bytes.h"
 #include "webpush/core/error.h"
+#include "webpush/core/message.h"
 
 namespace webpush::sinks {
 
@@ -51,6 +52,11 @@ struct SubscriptionChangedEvent {
 };
 
 using Event = std::variant<MessageEvent, DecryptErrorEvent, SubscriptionChangedEvent>;
+
+/// The event for a received message: DecryptErrorEvent when it carries an
+/// error, else MessageEvent; under its subscription's name, or its channel ID
+/// when the name is not known.
+Event event_of(const Message& m);
 
 class Sink {
  public:

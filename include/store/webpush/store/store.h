@@ -45,6 +45,7 @@
 
 #include "webpush/core/bytes.h"
 #include "webpush/core/error.h"
+#include "webpush/core/message.h"
 #include "webpush/store/errc.h"
 
 namespace webpush::store {
@@ -126,16 +127,11 @@ enum class InboxState : std::uint8_t {
   failed,     ///< could not be processed (e.g. decryption); `error` says why
 };
 
-struct InboxEntry {
-  std::int64_t id = 0;                          ///< assigned by the store; ignored on input
-  std::optional<std::int64_t> subscription_id;  ///< null for an unknown channel or after unsubscribe
-  std::string channel_id;
-  std::string version;  ///< the push service's message id
-  std::int64_t received_at = 0;
-  std::optional<Bytes> payload;  ///< decrypted bytes; null for a message without data
-  std::string encoding;          ///< Content-Encoding as received ("aes128gcm", "aesgcm", "" without data)
+/// An inbox row: the Message (its id assigned by the store and ignored on input;
+/// subscription_id null for an unknown channel or after unsubscribe; the name
+/// not kept) and where it is in delivery.
+struct InboxEntry : Message {
   InboxState state = InboxState::stored;
-  std::optional<std::string> error;  ///< why it failed
   std::optional<std::int64_t> delivered_at;
 
   bool operator==(const InboxEntry&) const = default;
