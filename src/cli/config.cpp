@@ -83,18 +83,18 @@ Result<void> check_keys(const toml::table& table, const std::string& prefix, con
     if (auto _r = (expr); !_r) return tl::unexpected(_r.error()); \
   } while (0)
 
-}  // namespace
-
-Result<Config> parse_config(std::string_view text, const std::string& origin) {
-  toml::table root;
+Result<toml::table> parse_toml(std::string_view text, const std::string& origin) {
   try {
     // Debian's toml++ is built with exceptions: parse errors arrive as one.
-    root = toml::parse(text, origin);
+    return toml::parse(text, origin);
   } catch (const toml::parse_error& err) {
     return fail(ConfigErrc::syntax,
                 fmt::format("{}:{}: {}", origin, err.source().begin.line, std::string(err.description())));
   }
-  Config c;
+}
+
+// The keys outside any table.
+Result<void> read_top_level(const toml::table& root, Config& c, const std::string& origin) {
   WEBPUSH_TRY(check_keys(root, "", {"server", "log_level", "connection", "sinks", "retention"}, origin));
   WEBPUSH_TRY(read(root, "", "server", c.server, origin));
   WEBPUSH_TRY(read(root, "", "log_level", c.log_level, origin));
@@ -103,48 +103,65 @@ Result<Config> parse_config(std::string_view text, const std::string& origin) {
     return fail(ConfigErrc::wrong_type, fmt::format("{}: 'log_level' must be trace, debug, info, warn or error",
                                                     where(origin, *root.get("log_level"))));
   }
-  auto section = [&](const char* name) -> Result<const toml::table*> {
-    const toml::node* node = root.get(name);
-    if (node == nullptr) return nullptr;
-    if (!node->is_table()) {
-      return fail(ConfigErrc::wrong_type,
-                  fmt::format("{}: '{}' must be a table ([{}])", where(origin, *node), name, name));
-    }
-    return node->as_table();
-  };
-  auto conn = section("connection");
-  if (!conn) return tl::unexpected(conn.error());
-  if (*conn) {
-    const auto& t = **conn;
-    WEBPUSH_TRY(check_keys(
-        t, "connection",
-        {"ping_interval", "request_timeout", "backoff_initial", "backoff_max", "insecure", "ca_file", "proxy"},
-        origin));
-    WEBPUSH_TRY(read(t, "connection", "ping_interval", c.ping_interval, origin, kPingIntervalRange));
-    WEBPUSH_TRY(read(t, "connection", "request_timeout", c.request_timeout, origin, kRequestTimeoutRange));
-    WEBPUSH_TRY(read(t, "connection", "backoff_initial", c.backoff_initial, origin, kBackoffInitialRange));
-    WEBPUSH_TRY(read(t, "connection", "backoff_max", c.backoff_max, origin, kBackoffMaxRange));
-    WEBPUSH_TRY(read(t, "connection", "insecure", c.insecure, origin));
-    WEBPUSH_TRY(read(t, "connection", "ca_file", c.ca_file, origin));
-    WEBPUSH_TRY(read(t, "connection", "proxy", c.proxy, origin));
+  return {};
+}
+
+// The table `name`; null when absent.
+Result<const toml::table*> section(const toml::table& root, const char* name, const std::string& origin) {
+  const toml::node* node = root.get(name);
+  if (node == nullptr) return nullptr;
+  if (!node->is_table()) {
+    return fail(ConfigErrc::wrong_type,
+                fmt::format("{}: '{}' must be a table ([{}])", where(origin, *node), name, name));
   }
-  auto sinks = section("sinks");
-  if (!sinks) return tl::unexpected(sinks.error());
-  if (*sinks) {
-    const auto& t = **sinks;
-    WEBPUSH_TRY(check_keys(t, "sinks", {"notify", "jsonl", "exec", "exec_timeout"}, origin));
-    WEBPUSH_TRY(read(t, "sinks", "notify", c.notify, origin));
-    WEBPUSH_TRY(read(t, "sinks", "jsonl", c.jsonl, origin));
-    WEBPUSH_TRY(read(t, "sinks", "exec", c.exec, origin));
-    WEBPUSH_TRY(read(t, "sinks", "exec_timeout", c.exec_timeout, origin, kExecTimeoutRange));
-  }
-  auto retention = section("retention");
-  if (!retention) return tl::unexpected(retention.error());
-  if (*retention) {
-    const auto& t = **retention;
-    WEBPUSH_TRY(check_keys(t, "retention", {"max_age_days", "max_messages"}, origin));
-    WEBPUSH_TRY(read(t, "retention", "max_age_days", c.retention_max_age_days, origin, kRetentionDaysRange));
-    WEBPUSH_TRY(read(t, "retention", "max_messages", c.retention_max_messages, origin, kRetentionMessagesRange));
+  return node->as_table();
+}
+
+Result<void> read_connection(const toml::table& t, Config& c, const std::string& origin) {
+  WEBPUSH_TRY(check_keys(
+      t, "connection",
+      {"ping_interval", "request_timeout", "backoff_initial", "backoff_max", "insecure", "ca_file", "proxy"}, origin));
+  WEBPUSH_TRY(read(t, "connection", "ping_interval", c.ping_interval, origin, kPingIntervalRange));
+  WEBPUSH_TRY(read(t, "connection", "request_timeout", c.request_timeout, origin, kRequestTimeoutRange));
+  WEBPUSH_TRY(read(t, "connection", "backoff_initial", c.backoff_initial, origin, kBackoffInitialRange));
+  WEBPUSH_TRY(read(t, "connection", "backoff_max", c.backoff_max, origin, kBackoffMaxRange));
+  WEBPUSH_TRY(read(t, "connection", "insecure", c.insecure, origin));
+  WEBPUSH_TRY(read(t, "connection", "ca_file", c.ca_file, origin));
+  WEBPUSH_TRY(read(t, "connection", "proxy", c.proxy, origin));
+  return {};
+}
+
+Result<void> read_sinks(const toml::table& t, Config& c, const std::string& origin) {
+  WEBPUSH_TRY(check_keys(t, "sinks", {"notify", "jsonl", "exec", "exec_timeout"}, origin));
+  WEBPUSH_TRY(read(t, "sinks", "notify", c.notify, origin));
+  WEBPUSH_TRY(read(t, "sinks", "jsonl", c.jsonl, origin));
+  WEBPUSH_TRY(read(t, "sinks", "exec", c.exec, origin));
+  WEBPUSH_TRY(read(t, "sinks", "exec_timeout", c.exec_timeout, origin, kExecTimeoutRange));
+  return {};
+}
+
+Result<void> read_retention(const toml::table& t, Config& c, const std::string& origin) {
+  WEBPUSH_TRY(check_keys(t, "retention", {"max_age_days", "max_messages"}, origin));
+  WEBPUSH_TRY(read(t, "retention", "max_age_days", c.retention_max_age_days, origin, kRetentionDaysRange));
+  WEBPUSH_TRY(read(t, "retention", "max_messages", c.retention_max_messages, origin, kRetentionMessagesRange));
+  return {};
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& origin) {
+  auto root = parse_toml(text, origin);
+  if (!root) return tl::unexpected(root.error());
+  Config c;
+  WEBPUSH_TRY(read_top_level(*root, c, origin));
+  const struct {
+    const char* name;
+    Result<void> (*read)(const toml::table&, Config&, const std::string&);
+  } sections[] = {{"connection", read_connection}, {"sinks", read_sinks}, {"retention", read_retention}};
+  for (const auto& s : sections) {
+    auto table = section(*root, s.name, origin);
+    if (!table) return tl::unexpected(table.error());
+    if (*table) WEBPUSH_TRY(s.read(**table, c, origin));
   }
   return c;
 }

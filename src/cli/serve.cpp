@@ -94,25 +94,30 @@ void add_serve_options(CLI::App& sub, ServeOptions& o) {
   sub.add_flag("-q,--quiet", o.quiet, "less log output");
 }
 
-int run_serve(const ServeOptions& o, const std::string& global_state_dir, int verbose, bool quiet) {
-  setup_logging(verbose + o.verbose, quiet || o.quiet);
-  auto log = spdlog::get("service");
+namespace {
 
-  service::ServiceConfig config;
+// A bad option value: the message printed before exiting with kExitUsage.
+using UsageError = std::string;
+using Checked = tl::expected<void, UsageError>;
+
+Checked set_listen(const ServeOptions& o, service::ServiceConfig& config) {
   auto listen = service::parse_listen(o.listen);
-  if (!listen) {
-    print_error(listen.error().message());
-    return kExitUsage;
-  }
+  if (!listen) return tl::unexpected(listen.error().message());
   config.listen_host = listen->host;
   config.listen_port = listen->port;
   config.public_url = o.public_url;
-  if (o.tls_cert.empty() != o.tls_key.empty()) {
-    print_error("--tls-cert and --tls-key go together");
-    return kExitUsage;
-  }
+  return {};
+}
+
+Checked set_tls(const ServeOptions& o, service::ServiceConfig& config) {
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    return tl::unexpected(UsageError("--tls-cert and --tls-key go together"));
   config.tls_cert = o.tls_cert;
   config.tls_key = o.tls_key;
+  return {};
+}
+
+Checked set_durations(const ServeOptions& o, service::ServiceConfig& config) {
   const struct {
     const char* name;
     double value;
@@ -125,43 +130,122 @@ int run_serve(const ServeOptions& o, const std::string& global_state_dir, int ve
   };
   for (const auto& d : durations) {
     if (!to_ms(d.value, *d.out)) {
-      print_error(fmt::format("{} {}: must be a positive number of seconds", d.name, d.value));
-      return kExitUsage;
+      return tl::unexpected(fmt::format("{} {}: must be a positive number of seconds", d.name, d.value));
     }
   }
   if (!std::isfinite(o.min_ping_interval) || o.min_ping_interval < 0) {
-    print_error("--min-ping-interval: must be zero or more seconds");
-    return kExitUsage;
+    return tl::unexpected(UsageError("--min-ping-interval: must be zero or more seconds"));
   }
   config.min_client_ping =
       std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(o.min_ping_interval * 1000)));
+  return {};
+}
+
+Checked set_limits(const ServeOptions& o, service::ServiceConfig& config) {
   if (o.max_data_bytes < 4096) {
     // RFC 8030 §7.2: a push service must accept bodies of 4096 bytes.
-    print_error(fmt::format("--max-data-bytes {}: must be at least 4096", o.max_data_bytes));
-    return kExitUsage;
+    return tl::unexpected(fmt::format("--max-data-bytes {}: must be at least 4096", o.max_data_bytes));
   }
   config.msg_limit = o.msg_limit;
   config.max_data_bytes = o.max_data_bytes;
+  return {};
+}
+
+Checked set_broadcasts(const ServeOptions& o, service::ServiceConfig& config) {
   for (const auto& b : o.broadcasts) {
     const auto eq = b.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      print_error(fmt::format("--broadcast '{}': expected ID=VERSION", b));
-      return kExitUsage;
-    }
+    if (eq == std::string::npos || eq == 0)
+      return tl::unexpected(fmt::format("--broadcast '{}': expected ID=VERSION", b));
     config.broadcasts[b.substr(0, eq)] = b.substr(eq + 1);
   }
-  if (!o.state_dir.empty()) {
-    config.state_dir = o.state_dir;
-  } else if (!global_state_dir.empty()) {
-    config.state_dir = std::filesystem::path(global_state_dir) / "service";
-  } else {
-    config.state_dir = default_state_dir() / "service";
+  return {};
+}
+
+std::filesystem::path service_state_dir(const ServeOptions& o, const std::string& global_state_dir) {
+  if (!o.state_dir.empty()) return o.state_dir;
+  if (!global_state_dir.empty()) return std::filesystem::path(global_state_dir) / "service";
+  return default_state_dir() / "service";
+}
+
+// The service configuration the options describe, or what is wrong with them.
+tl::expected<service::ServiceConfig, UsageError> config_from_options(const ServeOptions& o,
+                                                                     const std::string& global_state_dir) {
+  service::ServiceConfig config;
+  for (auto* set : {set_listen, set_tls, set_durations, set_limits, set_broadcasts}) {
+    if (auto ok = set(o, config); !ok) return tl::unexpected(ok.error());
   }
+  config.state_dir = service_state_dir(o, global_state_dir);
   if (auto url = service::effective_public_url(config, config.listen_port == 0 ? 1 : config.listen_port); !url) {
-    print_error(url.error().message());
+    return tl::unexpected(url.error().message());
+  }
+  return config;
+}
+
+// Declared in the order they may be destroyed in reverse: the server borrows
+// the service, which borrows the store and the clock; all live on the loop.
+struct ServiceParts {
+  SystemClock clock;
+  std::unique_ptr<service::ServiceStore> store;
+  std::unique_ptr<service::PushService> push;
+  std::unique_ptr<service::Server> server;
+};
+
+void warn_if_not_loopback(const service::ServiceConfig& config) {
+  if (!service::is_loopback_host(config.listen_host)) {
+    spdlog::get("service")->warn(
+        "listening on {}, which is not a loopback address: this is a push service for tests, "
+        "with no rate limits, no authentication of user agents and no abuse protection",
+        config.listen_host);
+  }
+}
+
+// Opens the store, listens and starts the service, then prints the WebSocket URL.
+// Returns kExitOk, or the exit code after printing why not.
+int start_service(event::EventLoop& loop, const service::ServiceConfig& config, ServiceParts& parts) {
+  auto opened = service::open_sqlite_store(config.state_dir);
+  if (!opened) {
+    print_error(
+        fmt::format("cannot open the service database in {}: {}", config.state_dir.string(), opened.error().message()));
+    return kExitFailure;
+  }
+  parts.store = std::move(*opened);
+  auto listening = service::Server::listen(loop, config);
+  if (!listening) {
+    print_error(listening.error().message());
+    return kExitFailure;
+  }
+  parts.server = std::move(*listening);
+  auto public_url = service::effective_public_url(config, parts.server->port());
+  if (!public_url) {
+    print_error(public_url.error().message());
     return kExitUsage;
   }
+  parts.push = std::make_unique<service::PushService>(config, *public_url, *parts.store, parts.clock);
+  parts.server->start(*parts.push);
 
+  std::printf("%s\n", parts.server->ws_url().c_str());
+  std::fflush(stdout);
+  spdlog::get("service")->info("push service: WebSocket {}, endpoints {}/wpush/…, state in {}", parts.server->ws_url(),
+                               *public_url, config.state_dir.string());
+  return kExitOk;
+}
+
+// Runs the loop until a signal stops it; returns the exit code.
+int run_until_stopped(event::EventLoop& loop, ServiceParts& parts, const int& caught) {
+  auto ran = loop.run();
+  parts.server.reset();
+  if (!ran) {
+    print_error(ran.error().message());
+    return kExitFailure;
+  }
+  spdlog::get("service")->info("push service stopped ({})", caught == SIGINT    ? "SIGINT"
+                                                            : caught == SIGTERM ? "SIGTERM"
+                                                                                : "loop ended");
+  return kExitOk;
+}
+
+// Runs the service on its own loop until SIGINT/SIGTERM; returns the exit code.
+int serve(const service::ServiceConfig& config) {
   // One loop for the service, as `run` has for the user agent. Its context
   // makes IPv6 sockets only for an IPv6 listen host.
   auto loop = event::EventLoop::create(event::LoopOptions{.ipv6 = config.listen_host.find(':') != std::string::npos});
@@ -169,67 +253,35 @@ int run_serve(const ServeOptions& o, const std::string& global_state_dir, int ve
     print_error(loop.error().message());
     return kExitFailure;
   }
-  // Declared in the order they may be destroyed in reverse: the server borrows
-  // the service, which borrows the store and the clock; all live on the loop.
-  SystemClock clock;
-  std::unique_ptr<service::ServiceStore> store;
-  std::unique_ptr<service::PushService> push;
-  std::unique_ptr<service::Server> server;
+  ServiceParts parts;
   int caught = 0;
   // SIGINT/SIGTERM arrive as loop events (signalfd), blocked from here on. The
   // server stops accepting and drops its connections before the loop ends.
   auto signals = event::SignalWatch::create(**loop, {SIGINT, SIGTERM}, [&](int signo) {
     if (caught != 0) return;
     caught = signo;
-    server.reset();
+    parts.server.reset();
     (*loop)->stop();
   });
   if (!signals) {
     print_error(signals.error().message());
     return kExitFailure;
   }
+  warn_if_not_loopback(config);
+  if (int started = start_service(**loop, config, parts); started != kExitOk) return started;
+  return run_until_stopped(**loop, parts, caught);
+}
 
-  if (!service::is_loopback_host(config.listen_host)) {
-    log->warn(
-        "listening on {}, which is not a loopback address: this is a push service for tests, "
-        "with no rate limits, no authentication of user agents and no abuse protection",
-        config.listen_host);
-  }
+}  // namespace
 
-  auto opened = service::open_sqlite_store(config.state_dir);
-  if (!opened) {
-    print_error(
-        fmt::format("cannot open the service database in {}: {}", config.state_dir.string(), opened.error().message()));
-    return kExitFailure;
-  }
-  store = std::move(*opened);
-  auto listening = service::Server::listen(**loop, config);
-  if (!listening) {
-    print_error(listening.error().message());
-    return kExitFailure;
-  }
-  server = std::move(*listening);
-  auto public_url = service::effective_public_url(config, server->port());
-  if (!public_url) {
-    print_error(public_url.error().message());
+int run_serve(const ServeOptions& o, const std::string& global_state_dir, int verbose, bool quiet) {
+  setup_logging(verbose + o.verbose, quiet || o.quiet);
+  auto config = config_from_options(o, global_state_dir);
+  if (!config) {
+    print_error(config.error());
     return kExitUsage;
   }
-  push = std::make_unique<service::PushService>(config, *public_url, *store, clock);
-  server->start(*push);
-
-  std::printf("%s\n", server->ws_url().c_str());
-  std::fflush(stdout);
-  log->info("push service: WebSocket {}, endpoints {}/wpush/…, state in {}", server->ws_url(), *public_url,
-            config.state_dir.string());
-
-  auto ran = (*loop)->run();
-  server.reset();
-  if (!ran) {
-    print_error(ran.error().message());
-    return kExitFailure;
-  }
-  log->info("push service stopped ({})", caught == SIGINT ? "SIGINT" : caught == SIGTERM ? "SIGTERM" : "loop ended");
-  return kExitOk;
+  return serve(*config);
 }
 
 }  // namespace webpush::cli

@@ -304,16 +304,16 @@ Result<VapidCredentials> parse_vapid_headers(std::string_view authorization, std
                           printable(scheme)));
 }
 
-Result<VapidClaims> vapid_verify(const VapidCredentials& credentials, const VapidExpectations& expect) {
-  auto key = PublicKey::from_bytes(credentials.key);
-  if (!key) return tl::unexpected(key.error().with_context("vapid: key"));
-  if (expect.registered_key && !std::equal(credentials.key.begin(), credentials.key.end(),
-                                           expect.registered_key->begin(), expect.registered_key->end())) {
-    return fail(Errc::key_mismatch, "vapid: key differs from the applicationServerKey the subscription is bound to");
-  }
+namespace {
 
-  // header.claims.signature; the signature covers the first two segments as sent.
-  const std::string_view jwt = credentials.jwt;
+// A JWT split at its dots, each segment decoded.
+struct DecodedJwt {
+  std::string_view signing_input;  // header.claims, as sent: what the signature covers
+  std::array<Bytes, 3> segments;   // header, claims, signature
+};
+
+// header.claims.signature, each unpadded base64url.
+Result<DecodedJwt> decode_jwt(std::string_view jwt) {
   const auto dot1 = jwt.find('.');
   const auto dot2 = dot1 == std::string_view::npos ? dot1 : jwt.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || jwt.find('.', dot2 + 1) != std::string_view::npos) {
@@ -323,7 +323,7 @@ Result<VapidClaims> vapid_verify(const VapidCredentials& credentials, const Vapi
   const std::string_view segments[] = {jwt.substr(0, dot1), jwt.substr(dot1 + 1, dot2 - dot1 - 1),
                                        jwt.substr(dot2 + 1)};
   constexpr const char* kSegmentNames[] = {"header", "claims", "signature"};
-  std::array<Bytes, 3> decoded;
+  DecodedJwt out{jwt.substr(0, dot2), {}};
   for (int i = 0; i < 3; ++i) {
     // JWS compact serialisation is unpadded base64url (RFC 7515 §2); a padded
     // segment is refused, as by the jsonwebtoken crate autopush uses.
@@ -335,10 +335,13 @@ Result<VapidClaims> vapid_verify(const VapidCredentials& credentials, const Vapi
       return fail(Errc::invalid_jwt, fmt::format("vapid: JWT {} segment is not base64url ({})", kSegmentNames[i],
                                                  bytes.error().message()));
     }
-    decoded[i] = std::move(*bytes);
+    out.segments[i] = std::move(*bytes);
   }
+  return out;
+}
 
-  const auto header = parse_json(decoded[0]);
+Result<void> check_jwt_header(const Bytes& decoded) {
+  const auto header = parse_json(decoded);
   if (!header || !header->is_object()) return fail(Errc::invalid_jwt, "vapid: JWT header is not a JSON object");
   const auto alg = header->find("alg");
   if (alg == header->end() || !alg->is_string()) return fail(Errc::invalid_jwt, "vapid: JWT header has no alg");
@@ -347,19 +350,24 @@ Result<VapidClaims> vapid_verify(const VapidCredentials& credentials, const Vapi
     return fail(Errc::invalid_jwt,
                 fmt::format("vapid: JWT alg is '{}', expected ES256", printable(alg->get_ref<const std::string&>())));
   }
+  return {};
+}
 
-  // The signature is checked before the claims are read, so nothing the sender
-  // wrote past the header is interpreted until it is known to be theirs.
-  const Bytes& signature = decoded[2];
+Result<void> check_jwt_signature(const PublicKey& key, const DecodedJwt& jwt) {
+  const Bytes& signature = jwt.segments[2];
   if (signature.size() != kRawSignatureSize) {
     return fail(Errc::bad_signature, fmt::format("vapid: JWT signature must be {} bytes (raw r || s), got {}",
                                                  kRawSignatureSize, signature.size()));
   }
-  auto verified = es256_verify(key->pkey(), jwt.substr(0, dot2), signature);
+  auto verified = es256_verify(key.pkey(), jwt.signing_input, signature);
   if (!verified) return tl::unexpected(verified.error());
   if (!*verified) return fail(Errc::bad_signature, "vapid: JWT signature does not verify with the key");
+  return {};
+}
 
-  const auto claims = parse_json(decoded[1]);
+// The aud, exp and sub claims; aud and exp are required.
+Result<VapidClaims> read_claims(const Bytes& decoded) {
+  const auto claims = parse_json(decoded);
   if (!claims) return fail(Errc::invalid_jwt, "vapid: JWT claims are not valid JSON");
   if (!claims->is_object()) return fail(Errc::invalid_jwt, "vapid: JWT claims are not a JSON object");
   const auto aud = claims->find("aud");
@@ -376,20 +384,45 @@ Result<VapidClaims> vapid_verify(const VapidCredentials& credentials, const Vapi
       exp->is_number_unsigned() && exp->get<std::uint64_t>() > std::uint64_t{std::numeric_limits<std::int64_t>::max()}
           ? std::numeric_limits<std::int64_t>::max()
           : exp->get<std::int64_t>();
-  if (out.exp <= expect.now) {
-    return fail(Errc::token_expired, fmt::format("vapid: JWT expired at {}, now is {}", out.exp, expect.now));
-  }
-  if (out.exp > saturating_add(expect.now, kVapidMaxLifetime)) {
-    return fail(Errc::token_expiry_too_far, fmt::format("vapid: JWT exp {} is more than {} s after now ({})", out.exp,
-                                                        kVapidMaxLifetime, expect.now));
-  }
-  if (out.aud != expect.audience) {
-    return fail(Errc::wrong_audience, fmt::format("vapid: JWT aud '{}' is not the endpoint origin '{}'",
-                                                  printable(out.aud, 100), printable(expect.audience, 100)));
-  }
   const auto sub = claims->find("sub");
   if (sub != claims->end() && sub->is_string()) out.sub = sub->get<std::string>();
   return out;
+}
+
+Result<void> check_claims(const VapidClaims& claims, const VapidExpectations& expect) {
+  if (claims.exp <= expect.now) {
+    return fail(Errc::token_expired, fmt::format("vapid: JWT expired at {}, now is {}", claims.exp, expect.now));
+  }
+  if (claims.exp > saturating_add(expect.now, kVapidMaxLifetime)) {
+    return fail(Errc::token_expiry_too_far, fmt::format("vapid: JWT exp {} is more than {} s after now ({})",
+                                                        claims.exp, kVapidMaxLifetime, expect.now));
+  }
+  if (claims.aud != expect.audience) {
+    return fail(Errc::wrong_audience, fmt::format("vapid: JWT aud '{}' is not the endpoint origin '{}'",
+                                                  printable(claims.aud, 100), printable(expect.audience, 100)));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<VapidClaims> vapid_verify(const VapidCredentials& credentials, const VapidExpectations& expect) {
+  auto key = PublicKey::from_bytes(credentials.key);
+  if (!key) return tl::unexpected(key.error().with_context("vapid: key"));
+  if (expect.registered_key && !std::equal(credentials.key.begin(), credentials.key.end(),
+                                           expect.registered_key->begin(), expect.registered_key->end())) {
+    return fail(Errc::key_mismatch, "vapid: key differs from the applicationServerKey the subscription is bound to");
+  }
+  auto jwt = decode_jwt(credentials.jwt);
+  if (!jwt) return tl::unexpected(jwt.error());
+  if (auto header = check_jwt_header(jwt->segments[0]); !header) return tl::unexpected(header.error());
+  // The signature is checked before the claims are read, so nothing the sender
+  // wrote past the header is interpreted until it is known to be theirs.
+  if (auto signature = check_jwt_signature(*key, *jwt); !signature) return tl::unexpected(signature.error());
+  auto claims = read_claims(jwt->segments[1]);
+  if (!claims) return tl::unexpected(claims.error());
+  if (auto checked = check_claims(*claims, expect); !checked) return tl::unexpected(checked.error());
+  return claims;
 }
 
 }  // namespace webpush::crypto

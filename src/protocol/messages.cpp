@@ -198,6 +198,101 @@ Result<ServerMessage> parse_server_message(std::string_view frame) {
   return UnknownMessage{printable(type, 64)};
 }
 
+namespace {
+
+// Legacy field: ignored, but every element must be a UUID (autopush closes otherwise).
+Result<void> check_legacy_channel_ids(const json& j) {
+  const auto ids = j.find("channelIDs");
+  if (ids == j.end() || ids->is_null()) return {};
+  if (!ids->is_array()) return fail(Errc::wrong_type, "hello: field 'channelIDs' is not an array");
+  for (const auto& id : *ids) {
+    if (!id.is_string() || !is_any_uuid(id.get<std::string>())) {
+      return fail(Errc::invalid_value, "hello: 'channelIDs' holds a value that is not a UUID");
+    }
+  }
+  return {};
+}
+
+Result<ClientMessage> parse_hello(const json& j, const std::string& type) {
+  Hello h;
+  auto uaid = get_optional_string(j, type, "uaid");
+  if (!uaid) return tl::unexpected(uaid.error());
+  h.uaid = std::move(*uaid);
+  if (auto ids = check_legacy_channel_ids(j); !ids) return tl::unexpected(ids.error());
+  auto b = get_broadcasts(j, type, true);
+  if (!b) return tl::unexpected(b.error());
+  h.broadcasts = std::move(*b);
+  return h;
+}
+
+Result<ClientMessage> parse_register(const json& j, const std::string& type) {
+  Register r;
+  auto chid = get_uuid(j, type, "channelID", /*canonical=*/true);
+  if (!chid) return tl::unexpected(chid.error());
+  auto key = get_optional_string(j, type, "key");
+  if (!key) return tl::unexpected(key.error());
+  r.channel_id = std::move(*chid);
+  r.key = std::move(*key);
+  return r;
+}
+
+Result<ClientMessage> parse_unregister(const json& j, const std::string& type) {
+  Unregister u;
+  auto chid = get_uuid(j, type, "channelID", /*canonical=*/false);
+  if (!chid) return tl::unexpected(chid.error());
+  u.channel_id = lower(*chid);
+  const auto code = j.find("code");
+  if (code != j.end() && !code->is_null()) {
+    if (!code->is_number_integer()) return fail(Errc::wrong_type, "unregister: field 'code' is not an integer");
+    u.code = static_cast<int>(code->get<std::int64_t>());
+  }
+  return u;
+}
+
+// One element of an ack's 'updates'.
+Result<AckUpdate> parse_ack_update(const json& u) {
+  if (!u.is_object()) return fail(Errc::wrong_type, "ack: an update is not an object");
+  auto chid = get_uuid(u, "ack", "channelID", /*canonical=*/false);
+  if (!chid) return tl::unexpected(chid.error());
+  auto version = get_string(u, "ack", "version");
+  if (!version) return tl::unexpected(version.error());
+  int code = static_cast<int>(AckCode::delivered);
+  const auto c = u.find("code");
+  if (c != u.end() && c->is_number_integer()) code = static_cast<int>(c->get<std::int64_t>());
+  return AckUpdate{lower(*chid), std::move(*version), code};
+}
+
+Result<ClientMessage> parse_ack(const json& j) {
+  Ack a;
+  const auto updates = j.find("updates");
+  if (updates == j.end() || updates->is_null()) return fail(Errc::missing_field, "ack: missing field 'updates'");
+  if (!updates->is_array()) return fail(Errc::wrong_type, "ack: field 'updates' is not an array");
+  for (const auto& u : *updates) {
+    auto update = parse_ack_update(u);
+    if (!update) return tl::unexpected(update.error());
+    a.updates.push_back(std::move(*update));
+  }
+  return a;
+}
+
+Result<ClientMessage> parse_nack(const json& j, const std::string& type) {
+  Nack n;
+  auto version = get_string(j, type, "version");
+  if (!version) return tl::unexpected(version.error());
+  n.version = std::move(*version);
+  const auto c = j.find("code");
+  if (c != j.end() && c->is_number_integer()) n.code = static_cast<int>(c->get<std::int64_t>());
+  return n;
+}
+
+Result<ClientMessage> parse_broadcast_subscribe(const json& j, const std::string& type) {
+  auto b = get_broadcasts(j, type, true);
+  if (!b) return tl::unexpected(b.error());
+  return BroadcastSubscribe{std::move(*b)};
+}
+
+}  // namespace
+
 Result<ClientMessage> parse_client_message(std::string_view frame) {
   auto parsed = parse_object(frame);
   if (!parsed) return tl::unexpected(parsed.error());
@@ -209,80 +304,12 @@ Result<ClientMessage> parse_client_message(std::string_view frame) {
   // autopush matches the type exactly (serde tag): no case folding here.
   const std::string type = mt->get<std::string>();
 
-  if (type == "hello") {
-    Hello h;
-    auto uaid = get_optional_string(j, type, "uaid");
-    if (!uaid) return tl::unexpected(uaid.error());
-    h.uaid = std::move(*uaid);
-    const auto ids = j.find("channelIDs");
-    if (ids != j.end() && !ids->is_null()) {
-      // Legacy field: ignored, but every element must be a UUID (autopush closes otherwise).
-      if (!ids->is_array()) return fail(Errc::wrong_type, "hello: field 'channelIDs' is not an array");
-      for (const auto& id : *ids) {
-        if (!id.is_string() || !is_any_uuid(id.get<std::string>())) {
-          return fail(Errc::invalid_value, "hello: 'channelIDs' holds a value that is not a UUID");
-        }
-      }
-    }
-    auto b = get_broadcasts(j, type, true);
-    if (!b) return tl::unexpected(b.error());
-    h.broadcasts = std::move(*b);
-    return h;
-  }
-  if (type == "register") {
-    Register r;
-    auto chid = get_uuid(j, type, "channelID", /*canonical=*/true);
-    if (!chid) return tl::unexpected(chid.error());
-    auto key = get_optional_string(j, type, "key");
-    if (!key) return tl::unexpected(key.error());
-    r.channel_id = std::move(*chid);
-    r.key = std::move(*key);
-    return r;
-  }
-  if (type == "unregister") {
-    Unregister u;
-    auto chid = get_uuid(j, type, "channelID", /*canonical=*/false);
-    if (!chid) return tl::unexpected(chid.error());
-    u.channel_id = lower(*chid);
-    const auto code = j.find("code");
-    if (code != j.end() && !code->is_null()) {
-      if (!code->is_number_integer()) return fail(Errc::wrong_type, "unregister: field 'code' is not an integer");
-      u.code = static_cast<int>(code->get<std::int64_t>());
-    }
-    return u;
-  }
-  if (type == "ack") {
-    Ack a;
-    const auto updates = j.find("updates");
-    if (updates == j.end() || updates->is_null()) return fail(Errc::missing_field, "ack: missing field 'updates'");
-    if (!updates->is_array()) return fail(Errc::wrong_type, "ack: field 'updates' is not an array");
-    for (const auto& u : *updates) {
-      if (!u.is_object()) return fail(Errc::wrong_type, "ack: an update is not an object");
-      auto chid = get_uuid(u, "ack", "channelID", /*canonical=*/false);
-      if (!chid) return tl::unexpected(chid.error());
-      auto version = get_string(u, "ack", "version");
-      if (!version) return tl::unexpected(version.error());
-      int code = static_cast<int>(AckCode::delivered);
-      const auto c = u.find("code");
-      if (c != u.end() && c->is_number_integer()) code = static_cast<int>(c->get<std::int64_t>());
-      a.updates.push_back({lower(*chid), std::move(*version), code});
-    }
-    return a;
-  }
-  if (type == "nack") {
-    Nack n;
-    auto version = get_string(j, type, "version");
-    if (!version) return tl::unexpected(version.error());
-    n.version = std::move(*version);
-    const auto c = j.find("code");
-    if (c != j.end() && c->is_number_integer()) n.code = static_cast<int>(c->get<std::int64_t>());
-    return n;
-  }
-  if (type == "broadcast_subscribe") {
-    auto b = get_broadcasts(j, type, true);
-    if (!b) return tl::unexpected(b.error());
-    return BroadcastSubscribe{std::move(*b)};
-  }
+  if (type == "hello") return parse_hello(j, type);
+  if (type == "register") return parse_register(j, type);
+  if (type == "unregister") return parse_unregister(j, type);
+  if (type == "ack") return parse_ack(j);
+  if (type == "nack") return parse_nack(j, type);
+  if (type == "broadcast_subscribe") return parse_broadcast_subscribe(j, type);
   return fail(Errc::unknown_message_type, fmt::format("unknown messageType '{}'", printable(type)));
 }
 

@@ -70,6 +70,106 @@ bool is_message_id(std::string_view id) {
   return bytes && bytes->size() == kMessageIdBytes;
 }
 
+// Draft VAPID ("WebPush"/"Bearer") keeps the key in Crypto-Key; ARS answers 400 errno 110 when it is missing.
+std::optional<ApiError> check_draft_vapid_key(const std::optional<std::string>& crypto_key) {
+  if (!crypto_key) return ApiError{400, 110, "Missing Crypto-Key header"};
+  const auto p = find_crypto_param(*crypto_key, "p256ecdsa");
+  if (p.invalid) return ApiError{400, 110, "Invalid Crypto-Key header"};
+  if (!p.value) return ApiError{400, 110, "Missing p256ecdsa in Crypto-Key header"};
+  return std::nullopt;
+}
+
+// The VAPID credentials of a push (none without an Authorization header); the JWT is not verified yet.
+ApiResult<std::optional<crypto::VapidCredentials>> parse_push_vapid(const std::optional<std::string>& authorization,
+                                                                    const std::optional<std::string>& crypto_key) {
+  if (!authorization) return std::optional<crypto::VapidCredentials>();
+  const std::string scheme = lower(std::string_view(*authorization).substr(0, authorization->find(' ')));
+  if (scheme == "webpush" || scheme == "bearer") {
+    if (auto bad = check_draft_vapid_key(crypto_key)) return tl::unexpected(std::move(*bad));
+  }
+  auto parsed = crypto::parse_vapid_headers(*authorization, crypto_key.value_or(""));
+  if (!parsed) return tl::unexpected(ApiError{401, 109, parsed.error().message()});
+  return std::optional<crypto::VapidCredentials>(std::move(*parsed));
+}
+
+// A v2 endpoint requires VAPID, with the key the subscription was created with.
+std::optional<ApiError> check_v2_vapid(const std::optional<crypto::VapidCredentials>& vapid,
+                                       const ChannelRecord& channel) {
+  if (!vapid) return ApiError{401, 109, "Missing VAPID public key: this endpoint requires VAPID"};
+  if (vapid->key != *channel.key) {
+    return ApiError{401, 109, "VAPID public key mismatch: not the key the subscription was created with"};
+  }
+  return std::nullopt;
+}
+
+// The subscription must still exist: registered, and its user known.
+std::optional<ApiError> check_subscription(ServiceStore& store, const ChannelRecord& channel) {
+  if (!channel.registered) return ApiError{410, 106, "No such subscription"};
+  auto user = store.has_user(channel.uaid);
+  if (!user) return ApiError{500, std::nullopt, "An internal error occurred"};
+  if (!*user) return ApiError{410, 106, "No such subscription"};
+  return std::nullopt;
+}
+
+std::optional<ApiError> verify_push_vapid(const crypto::VapidCredentials& vapid, const ChannelRecord& channel,
+                                          const std::string& audience, std::int64_t now_ms) {
+  crypto::VapidExpectations expect;
+  expect.audience = audience;
+  expect.now = now_ms / 1000;
+  if (channel.key) expect.registered_key = ByteView(*channel.key);
+  if (auto ok = crypto::vapid_verify(vapid, expect); !ok) return ApiError{401, 109, ok.error().message()};
+  return std::nullopt;
+}
+
+PushHeaders push_headers(const HttpRequest& request, const std::optional<std::string>& crypto_key) {
+  PushHeaders headers;
+  headers.ttl = header(request, "ttl");
+  headers.topic = header(request, "topic");
+  headers.urgency = header(request, "urgency");
+  headers.content_encoding = header(request, "content-encoding");
+  headers.encryption = header(request, "encryption");
+  headers.crypto_key = crypto_key;
+  headers.encryption_key = header(request, "encryption-key");
+  return headers;
+}
+
+// The message a push carries: the body, then the headers, checked; a fresh message id.
+ApiResult<StoredMessage> make_message(const HttpRequest& request, const ChannelRecord& channel,
+                                      const std::optional<std::string>& crypto_key, std::size_t max_data_bytes,
+                                      std::int64_t now_ms) {
+  if (request.body_size > max_data_bytes) return tl::unexpected(ApiError{413, 104, "A payload reached size limit."});
+  const bool has_body = request.body_size > 0;
+  auto meta = validate_push_headers(push_headers(request, crypto_key), has_body, kMaxTtlSeconds);
+  if (!meta) return tl::unexpected(std::move(meta.error()));
+
+  auto random = crypto::random_bytes(kMessageIdBytes);
+  if (!random) return tl::unexpected(ApiError{500, std::nullopt, "An internal error occurred"});
+  StoredMessage m;
+  m.id = base64url_encode(*random);
+  m.uaid = channel.uaid;
+  m.channel_id = channel.channel_id;
+  m.topic = meta->topic;
+  m.received_ms = now_ms;
+  m.ttl = meta->ttl;
+  if (has_body) {
+    m.data = base64url_encode(as_bytes(request.body));
+    m.encoding = meta->encoding;
+    m.encryption = meta->encryption;
+    m.crypto_key = meta->crypto_key;
+  }
+  return m;
+}
+
+// 201 Created, the message's URL in Location.
+HttpResponse created_response(const std::string& public_url, const StoredMessage& m) {
+  HttpResponse r;
+  r.status = 201;
+  r.headers.emplace_back("Location", public_url + "/m/" + m.id);
+  r.headers.emplace_back("TTL", std::to_string(m.ttl));
+  r.content_type.clear();
+  return r;
+}
+
 }  // namespace
 
 class PushService::Session {
@@ -457,6 +557,7 @@ HttpResponse PushService::http(const HttpRequest& request) {
 
 HttpResponse PushService::push(const HttpRequest& request, bool v2, std::string_view token) {
   const std::int64_t now = clock_.now().wall_ms;
+  auto refuse = [this](ApiError e) { return error_response(e.status, e.errnum, std::move(e.message)); };
   // 1. The token (ARS: Fernet decryption, then the v1/v2 length check).
   auto found = store_.channel_by_token(token);
   if (!found) {
@@ -467,84 +568,31 @@ HttpResponse PushService::push(const HttpRequest& request, bool v2, std::string_
   const ChannelRecord& channel = **found;
 
   // 2. VAPID headers: parsed now, the JWT verified after the subscription check (as ARS).
-  const auto authorization = header(request, "authorization");
   const auto crypto_key = header(request, "crypto-key");
-  std::optional<crypto::VapidCredentials> vapid;
-  if (authorization) {
-    const std::string scheme = lower(std::string_view(*authorization).substr(0, authorization->find(' ')));
-    if (scheme == "webpush" || scheme == "bearer") {
-      // Draft VAPID keeps the key in Crypto-Key; ARS answers 400 errno 110 when it is missing.
-      if (!crypto_key) return error_response(400, 110, "Missing Crypto-Key header");
-      const auto p = find_crypto_param(*crypto_key, "p256ecdsa");
-      if (p.invalid) return error_response(400, 110, "Invalid Crypto-Key header");
-      if (!p.value) return error_response(400, 110, "Missing p256ecdsa in Crypto-Key header");
-    }
-    auto parsed = crypto::parse_vapid_headers(*authorization, crypto_key.value_or(""));
-    if (!parsed) return error_response(401, 109, parsed.error().message());
-    vapid = std::move(*parsed);
-  }
+  auto vapid = parse_push_vapid(header(request, "authorization"), crypto_key);
+  if (!vapid) return refuse(std::move(vapid.error()));
   if (v2) {
-    if (!vapid) return error_response(401, 109, "Missing VAPID public key: this endpoint requires VAPID");
-    if (vapid->key != *channel.key) {
-      return error_response(401, 109, "VAPID public key mismatch: not the key the subscription was created with");
-    }
+    if (auto bad = check_v2_vapid(*vapid, channel)) return refuse(std::move(*bad));
   }
 
   // 3. The subscription must still exist.
-  if (!channel.registered) return error_response(410, 106, "No such subscription");
-  auto user = store_.has_user(channel.uaid);
-  if (!user) return error_response(500, std::nullopt, "An internal error occurred");
-  if (!*user) return error_response(410, 106, "No such subscription");
-
-  if (vapid) {
-    crypto::VapidExpectations expect;
-    expect.audience = audience_;
-    expect.now = now / 1000;
-    if (channel.key) expect.registered_key = ByteView(*channel.key);
-    if (auto ok = crypto::vapid_verify(*vapid, expect); !ok) return error_response(401, 109, ok.error().message());
+  if (auto gone = check_subscription(store_, channel)) return refuse(std::move(*gone));
+  if (*vapid) {
+    if (auto bad = verify_push_vapid(**vapid, channel, audience_, now)) return refuse(std::move(*bad));
   }
 
   // 4. The body, then the headers.
-  if (request.body_size > config_.max_data_bytes) return error_response(413, 104, "A payload reached size limit.");
-  PushHeaders headers;
-  headers.ttl = header(request, "ttl");
-  headers.topic = header(request, "topic");
-  headers.urgency = header(request, "urgency");
-  headers.content_encoding = header(request, "content-encoding");
-  headers.encryption = header(request, "encryption");
-  headers.crypto_key = crypto_key;
-  headers.encryption_key = header(request, "encryption-key");
-  const bool has_body = request.body_size > 0;
-  auto meta = validate_push_headers(headers, has_body, kMaxTtlSeconds);
-  if (!meta) return error_response(meta.error().status, meta.error().errnum, meta.error().message);
+  auto message = make_message(request, channel, crypto_key, config_.max_data_bytes, now);
+  if (!message) return refuse(std::move(message.error()));
+  return accept_message(*message);
+}
 
-  auto random = crypto::random_bytes(kMessageIdBytes);
-  if (!random) return error_response(500, std::nullopt, "An internal error occurred");
-  StoredMessage m;
-  m.id = base64url_encode(*random);
-  m.uaid = channel.uaid;
-  m.channel_id = channel.channel_id;
-  m.topic = meta->topic;
-  m.received_ms = now;
-  m.ttl = meta->ttl;
-  if (has_body) {
-    m.data = base64url_encode(as_bytes(request.body));
-    m.encoding = meta->encoding;
-    m.encryption = meta->encryption;
-    m.crypto_key = meta->crypto_key;
-  }
-
+HttpResponse PushService::accept_message(const StoredMessage& m) {
   const auto session = by_uaid_.find(m.uaid);
   Session* connected = session == by_uaid_.end() ? nullptr : session->second;
-  if (m.ttl == 0) {
-    // Never stored: delivered only to a user agent connected now (RFC 8030 §5.2).
-    if (connected) {
-      connected->unacked_direct.push_back(Unacked{m.channel_id, m.id, false});
-      deliver(*connected, m);
-    } else {
-      ++stats_.messages_dropped;
-    }
-  } else {
+  // A TTL of 0 is never stored: delivered only to a user agent connected now (RFC 8030 §5.2).
+  const bool stored = m.ttl != 0;
+  if (stored) {
     // Stored before the 201, so neither a disconnect nor a crash loses it.
     auto replaced = store_.put_message(m);
     if (!replaced) {
@@ -552,22 +600,18 @@ HttpResponse PushService::push(const HttpRequest& request, bool v2, std::string_
       return error_response(503, 201, "Service Unavailable: could not store the message");
     }
     if (*replaced) ++stats_.messages_replaced;
-    if (connected) {
-      connected->unacked_direct.push_back(Unacked{m.channel_id, m.id, true});
-      deliver(*connected, m);
-    } else {
-      ++stats_.messages_stored;
-    }
+  }
+  if (connected) {
+    connected->unacked_direct.push_back(Unacked{m.channel_id, m.id, stored});
+    deliver(*connected, m);
+  } else if (stored) {
+    ++stats_.messages_stored;
+  } else {
+    ++stats_.messages_dropped;
   }
   ++stats_.messages_accepted;
   log_->debug("push: {} for {}/{} ttl {}{}", m.id, m.uaid, m.channel_id, m.ttl, connected ? " (live)" : "");
-
-  HttpResponse r;
-  r.status = 201;
-  r.headers.emplace_back("Location", public_url_ + "/m/" + m.id);
-  r.headers.emplace_back("TTL", std::to_string(m.ttl));
-  r.content_type.clear();
-  return r;
+  return created_response(public_url_, m);
 }
 
 HttpResponse PushService::delete_message(std::string_view id) {

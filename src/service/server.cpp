@@ -264,12 +264,7 @@ class Server::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  Result<void> listen() {
-    host_ = config_.listen_host == "localhost" ? "127.0.0.1" : config_.listen_host;
-    const bool v6 = host_.find(':') != std::string::npos;
-    const bool any = host_ == "0.0.0.0" || host_ == "::";
-    tls_ = !config_.tls_cert.empty();
-
+  void set_up_protocols() {
     protocols_[0] = lws_protocols{};
     protocols_[0].name = "push-notification";
     protocols_[0].callback = &Impl::callback;
@@ -281,6 +276,34 @@ class Server::Impl {
     retry_ = lws_retry_bo_t{};
     retry_.secs_since_valid_ping = 0;
     retry_.secs_since_valid_hangup = 0;
+  }
+
+  static Result<void> check_tls_files(const std::string& cert, const std::string& key) {
+    if (::access(cert.c_str(), R_OK) != 0) {
+      return fail(Errc::tls_failed, fmt::format("--tls-cert {}: {}", cert, std::strerror(errno)));
+    }
+    if (::access(key.c_str(), R_OK) != 0) {
+      return fail(Errc::tls_failed, fmt::format("--tls-key {}: {}", key, std::strerror(errno)));
+    }
+    return {};
+  }
+
+  // Why lws_create_vhost failed, as far as can be told.
+  [[nodiscard]] Result<void> vhost_failure() const {
+    if (tls_) {
+      return fail(Errc::tls_failed, fmt::format("cannot listen on {}: the TLS certificate or key was refused, or {}",
+                                                address(), bind_failure(host_, config_.listen_port)));
+    }
+    return fail(Errc::listen_failed,
+                fmt::format("cannot listen on {}: {}", address(), bind_failure(host_, config_.listen_port)));
+  }
+
+  Result<void> listen() {
+    host_ = config_.listen_host == "localhost" ? "127.0.0.1" : config_.listen_host;
+    const bool v6 = host_.find(':') != std::string::npos;
+    const bool any = host_ == "0.0.0.0" || host_ == "::";
+    tls_ = !config_.tls_cert.empty();
+    set_up_protocols();
 
     // Per vhost in lws 4.1: DISABLE_IPV6 (an IPv4 host gets IPv4 sockets even on
     // a loop with IPv6) and DO_SSL_GLOBAL_INIT (without it the vhost ignores its
@@ -306,24 +329,12 @@ class Server::Impl {
     const std::string cert = config_.tls_cert.string();
     const std::string key = config_.tls_key.string();
     if (tls_) {
-      if (::access(cert.c_str(), R_OK) != 0) {
-        return fail(Errc::tls_failed, fmt::format("--tls-cert {}: {}", cert, std::strerror(errno)));
-      }
-      if (::access(key.c_str(), R_OK) != 0) {
-        return fail(Errc::tls_failed, fmt::format("--tls-key {}: {}", key, std::strerror(errno)));
-      }
+      if (auto ok = check_tls_files(cert, key); !ok) return ok;
       vinfo.ssl_cert_filepath = cert.c_str();
       vinfo.ssl_private_key_filepath = key.c_str();
     }
     vhost_ = lws_create_vhost(loop_->context(), &vinfo);
-    if (!vhost_) {
-      if (tls_) {
-        return fail(Errc::tls_failed, fmt::format("cannot listen on {}: the TLS certificate or key was refused, or {}",
-                                                  address(), bind_failure(host_, config_.listen_port)));
-      }
-      return fail(Errc::listen_failed,
-                  fmt::format("cannot listen on {}: {}", address(), bind_failure(host_, config_.listen_port)));
-    }
+    if (!vhost_) return vhost_failure();
     port_ = static_cast<std::uint16_t>(lws_get_vhost_listen_port(vhost_));
     return {};
   }
@@ -435,14 +446,7 @@ class Server::Impl {
         const auto uri = token_header(wsi, WSI_TOKEN_GET_URI);
         return uri && *uri == "/" ? 0 : 1;
       }
-      case LWS_CALLBACK_ESTABLISHED: {
-        auto conn = std::make_unique<WsConn>(*this, wsi);
-        WsConn* raw = conn.get();
-        ws_[wsi] = std::move(conn);
-        raw->session_ = service_->ws_open(*raw);
-        raw->start();
-        return 0;
-      }
+      case LWS_CALLBACK_ESTABLISHED: on_ws_established(wsi); return 0;
       case LWS_CALLBACK_RECEIVE: {
         auto* c = ws(wsi);
         return c ? c->receive(in, len) : 0;
@@ -455,28 +459,11 @@ class Server::Impl {
         auto* c = ws(wsi);
         return c ? c->writeable() : 0;
       }
-      case LWS_CALLBACK_CLOSED: {
-        const auto it = ws_.find(wsi);
-        if (it != ws_.end()) {
-          std::unique_ptr<WsConn> conn = std::move(it->second);
-          ws_.erase(it);
-          service_->ws_closed(conn->session_);
-        }
-        return 0;
-      }
+      case LWS_CALLBACK_CLOSED: on_ws_closed(wsi); return 0;
 
       // ---- HTTP ----
       case LWS_CALLBACK_HTTP: return on_http(wsi, in, len);
-      case LWS_CALLBACK_HTTP_BODY: {
-        auto* h = http(wsi);
-        if (!h) return 0;
-        const std::size_t keep = config_.max_data_bytes + 1;
-        if (h->request.body.size() < keep) {
-          h->request.body.append(static_cast<const char*>(in), std::min(len, keep - h->request.body.size()));
-        }
-        h->request.body_size += len;
-        return 0;
-      }
+      case LWS_CALLBACK_HTTP_BODY: on_http_body(wsi, in, len); return 0;
       case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
         if (auto* h = http(wsi); h && !h->answered) answer(wsi, *h);
         return 0;
@@ -487,6 +474,34 @@ class Server::Impl {
 
       default: return 0;
     }
+  }
+
+  void on_ws_established(lws* wsi) {
+    auto conn = std::make_unique<WsConn>(*this, wsi);
+    WsConn* raw = conn.get();
+    ws_[wsi] = std::move(conn);
+    raw->session_ = service_->ws_open(*raw);
+    raw->start();
+  }
+
+  void on_ws_closed(lws* wsi) {
+    const auto it = ws_.find(wsi);
+    if (it != ws_.end()) {
+      std::unique_ptr<WsConn> conn = std::move(it->second);
+      ws_.erase(it);
+      service_->ws_closed(conn->session_);
+    }
+  }
+
+  // Keeps one byte more than the service accepts (so it can tell 413), counts all of it.
+  void on_http_body(lws* wsi, void* in, std::size_t len) {
+    auto* h = http(wsi);
+    if (!h) return;
+    const std::size_t keep = config_.max_data_bytes + 1;
+    if (h->request.body.size() < keep) {
+      h->request.body.append(static_cast<const char*>(in), std::min(len, keep - h->request.body.size()));
+    }
+    h->request.body_size += len;
   }
 
   WsConn* ws(lws* wsi) {

@@ -6,6 +6,51 @@
 
 namespace webpush::sinks {
 
+namespace {
+
+// The '...' at `i`: appends its content to `word` as it is; moves `i` past the closing quote.
+Result<void> append_single_quoted(std::string_view command, std::size_t& i, std::string& word) {
+  const auto end = command.find('\'', i + 1);
+  if (end == std::string_view::npos) {
+    return fail(Errc::bad_config, fmt::format("unterminated ' quote at offset {} in the command: {}", i, command));
+  }
+  word.append(command.substr(i + 1, end - i - 1));
+  i = end + 1;
+  return {};
+}
+
+// The "..." at `i`: appends its content to `word`, where a backslash escapes only
+// $ ` " \ and removes a newline; moves `i` past the closing quote.
+Result<void> append_double_quoted(std::string_view command, std::size_t& i, std::string& word) {
+  const std::size_t start = i;
+  const std::size_t n = command.size();
+  ++i;
+  while (i < n) {
+    const char d = command[i];
+    if (d == '"') {
+      ++i;
+      return {};
+    }
+    if (d == '\\' && i + 1 < n) {
+      const char e = command[i + 1];
+      if (e == '$' || e == '`' || e == '"' || e == '\\') {
+        word += e;
+        i += 2;
+        continue;
+      }
+      if (e == '\n') {
+        i += 2;
+        continue;
+      }
+    }
+    word += d;
+    ++i;
+  }
+  return fail(Errc::bad_config, fmt::format("unterminated \" quote at offset {} in the command: {}", start, command));
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> split_command(std::string_view command) {
   std::vector<std::string> words;
   std::string word;
@@ -26,44 +71,9 @@ Result<std::vector<std::string>> split_command(std::string_view command) {
         in_word = true;
       }
       i += 2;
-    } else if (c == '\'') {
-      const auto end = command.find('\'', i + 1);
-      if (end == std::string_view::npos) {
-        return fail(Errc::bad_config, fmt::format("unterminated ' quote at offset {} in the command: {}", i, command));
-      }
-      word.append(command.substr(i + 1, end - i - 1));
-      in_word = true;
-      i = end + 1;
-    } else if (c == '"') {
-      const std::size_t start = i;
-      ++i;
-      bool closed = false;
-      while (i < n) {
-        const char d = command[i];
-        if (d == '"') {
-          closed = true;
-          ++i;
-          break;
-        }
-        if (d == '\\' && i + 1 < n) {
-          const char e = command[i + 1];
-          if (e == '$' || e == '`' || e == '"' || e == '\\') {
-            word += e;
-            i += 2;
-            continue;
-          }
-          if (e == '\n') {
-            i += 2;
-            continue;
-          }
-        }
-        word += d;
-        ++i;
-      }
-      if (!closed) {
-        return fail(Errc::bad_config,
-                    fmt::format("unterminated \" quote at offset {} in the command: {}", start, command));
-      }
+    } else if (c == '\'' || c == '"') {
+      auto quoted = c == '\'' ? append_single_quoted(command, i, word) : append_double_quoted(command, i, word);
+      if (!quoted) return tl::unexpected(quoted.error());
       in_word = true;
     } else {
       word += c;

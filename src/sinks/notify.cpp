@@ -336,17 +336,7 @@ class NotifySink final : public Sink {
       notify_notification_clear_actions(n);
     }
     notify_notification_set_timeout(n, c.require_interaction ? NOTIFY_EXPIRES_NEVER : NOTIFY_EXPIRES_DEFAULT);
-    bool has_actions = false;
-    if (actions_cap_) {
-      if (!c.url.empty()) {
-        notify_notification_add_action(n, "default", "Open", &NotifySink::action_cb, this, nullptr);
-        has_actions = true;
-      }
-      for (const auto& a : c.actions) {
-        notify_notification_add_action(n, a.key.c_str(), a.label.c_str(), &NotifySink::action_cb, this, nullptr);
-        has_actions = true;
-      }
-    }
+    const bool has_actions = add_actions(n, c);
     GError* err = nullptr;
     if (!notify_notification_show(n, &err)) {
       const std::string msg = take_error(err);
@@ -369,6 +359,29 @@ class NotifySink final : public Sink {
       g_object_unref(n);  // shown; nothing more to do with it
       return {};
     }
+    keep(n, c, version, subscription);
+    return {};
+  }
+
+  // Adds the default action (with a URL) and the notification's own, if the server shows actions.
+  // Returns whether it added any.
+  bool add_actions(NotifyNotification* n, const NotificationContent& c) {
+    if (!actions_cap_) return false;
+    bool has_actions = false;
+    if (!c.url.empty()) {
+      notify_notification_add_action(n, "default", "Open", &NotifySink::action_cb, this, nullptr);
+      has_actions = true;
+    }
+    for (const auto& a : c.actions) {
+      notify_notification_add_action(n, a.key.c_str(), a.label.c_str(), &NotifySink::action_cb, this, nullptr);
+      has_actions = true;
+    }
+    return has_actions;
+  }
+
+  // Keeps a shown notification (owning `n`), forgetting the oldest beyond max_live.
+  void keep(NotifyNotification* n, const NotificationContent& c, const std::string& version,
+            const std::string& subscription) {
     Live l;
     l.n = n;
     l.tag = c.tag;
@@ -378,7 +391,6 @@ class NotifySink final : public Sink {
     l.closed_handler = g_signal_connect(n, "closed", to_gcallback(&NotifySink::closed_cb), this);
     live_.push_back(std::move(l));
     while (live_.size() > options_.max_live) forget(live_.begin());
-    return {};
   }
 
   void forget(std::list<Live>::iterator it) {

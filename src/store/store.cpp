@@ -436,11 +436,9 @@ Result<void> migrate(sqlite::Database& db) {
   return {};
 }
 
-}  // namespace
-
-Result<Store> Store::open(const std::filesystem::path& state_dir_arg, OpenMode mode, StoreOptions options) {
-  const bool read_only = mode == OpenMode::read_only;
-  // Absolute, so that every message names the file unambiguously (and as SQLite does).
+// The state directory, absolute (so that every message names the file unambiguously,
+// as SQLite does), made private (and created unless read-only).
+Result<std::filesystem::path> prepare_state_dir(const std::filesystem::path& state_dir_arg, bool read_only) {
   std::error_code ec;
   const std::filesystem::path state_dir = std::filesystem::absolute(state_dir_arg, ec).lexically_normal();
   if (ec)
@@ -452,15 +450,11 @@ Result<Store> Store::open(const std::filesystem::path& state_dir_arg, OpenMode m
     }
     return forward(ok);
   }
+  return state_dir;
+}
 
-  std::optional<detail::DirLock> lock;
-  if (!read_only) {
-    auto acquired = detail::DirLock::acquire(state_dir, mode == OpenMode::daemon ? "daemon" : "client");
-    if (!acquired) return forward(acquired);
-    lock.emplace(std::move(*acquired));
-  }
-
-  const std::filesystem::path file = state_dir / kDatabaseFileName;
+// Creates the database file (unless read-only) and corrects the modes of it and its WAL files.
+Result<void> prepare_files(const std::filesystem::path& file, bool read_only) {
   if (!read_only) {
     if (auto ok = detail::create_private_file(file); !ok) return forward(ok);
   }
@@ -469,7 +463,10 @@ Result<Store> Store::open(const std::filesystem::path& state_dir_arg, OpenMode m
     p += suffix;
     if (auto ok = detail::fix_file_mode(p); !ok) return forward(ok);
   }
+  return {};
+}
 
+Result<sqlite::Database> open_database(const std::filesystem::path& file, bool read_only, const StoreOptions& options) {
   auto db = sqlite::Database::open(file, read_only ? sqlite::Access::read_only : sqlite::Access::read_write);
   if (!db) {
     if (db.error().is(Errc::not_found)) {
@@ -478,26 +475,57 @@ Result<Store> Store::open(const std::filesystem::path& state_dir_arg, OpenMode m
     return forward(db);
   }
   if (auto ok = db->set_busy_timeout(options.busy_timeout); !ok) return forward(ok);
+  return db;
+}
 
-  auto identity = identify(*db, options);
+// A read-only open needs a database at the current schema.
+Result<void> check_read_only_schema(const Identity& identity, const std::filesystem::path& file) {
+  if (identity.found == Found::fresh) {
+    return fail(Errc::not_found, fmt::format("{} is empty: the daemon has not initialised it yet", file.string()));
+  }
+  if (identity.found == Found::older) {
+    return fail(Errc::old_schema, fmt::format("{} has schema {} and needs an upgrade to {}, which a read-only open "
+                                              "cannot do; start the daemon once to upgrade it",
+                                              file.string(), identity.version, kSchemaVersion));
+  }
+  return {};
+}
+
+// Checks the schema (read-only) or configures the database and brings it to the current schema.
+Result<void> set_up_database(sqlite::Database& db, const std::filesystem::path& file, bool read_only,
+                             const StoreOptions& options) {
+  auto identity = identify(db, options);
   if (!identity) return forward(identity);
   if (read_only) {
-    if (identity->found == Found::fresh) {
-      return fail(Errc::not_found, fmt::format("{} is empty: the daemon has not initialised it yet", file.string()));
-    }
-    if (identity->found == Found::older) {
-      return fail(Errc::old_schema,
-                  fmt::format("{} has schema {} and needs an upgrade to {}, which a read-only open cannot do; "
-                              "start the daemon once to upgrade it",
-                              file.string(), identity->version, kSchemaVersion));
-    }
-    if (auto ok = db->exec("PRAGMA foreign_keys = ON"); !ok) return forward(ok);
-  } else {
-    if (auto ok = configure(*db, options); !ok) return forward(ok);
-    if (identity->found != Found::current) {
-      if (auto ok = migrate(*db); !ok) return forward(ok);
-    }
+    if (auto ok = check_read_only_schema(*identity, file); !ok) return ok;
+    return db.exec("PRAGMA foreign_keys = ON");
   }
+  if (auto ok = configure(db, options); !ok) return forward(ok);
+  if (identity->found != Found::current) {
+    if (auto ok = migrate(db); !ok) return forward(ok);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Store> Store::open(const std::filesystem::path& state_dir_arg, OpenMode mode, StoreOptions options) {
+  const bool read_only = mode == OpenMode::read_only;
+  auto state_dir = prepare_state_dir(state_dir_arg, read_only);
+  if (!state_dir) return forward(state_dir);
+
+  std::optional<detail::DirLock> lock;
+  if (!read_only) {
+    auto acquired = detail::DirLock::acquire(*state_dir, mode == OpenMode::daemon ? "daemon" : "client");
+    if (!acquired) return forward(acquired);
+    lock.emplace(std::move(*acquired));
+  }
+
+  const std::filesystem::path file = *state_dir / kDatabaseFileName;
+  if (auto ok = prepare_files(file, read_only); !ok) return forward(ok);
+  auto db = open_database(file, read_only, options);
+  if (!db) return forward(db);
+  if (auto ok = set_up_database(*db, file, read_only, options); !ok) return forward(ok);
 
   auto impl = std::make_unique<Impl>(std::move(lock), std::move(*db), mode, options.synchronous);
   if (auto ok = impl->prepare_all(); !ok) return forward(ok);

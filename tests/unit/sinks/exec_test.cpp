@@ -187,7 +187,9 @@ TEST_F(ExecSinkTest, AtMostFourRunAtATime) {
   EXPECT_EQ(raw->queued(), 1u);
   // While the four are blocked, the fifth stays queued: a few turns of the loop
   // (a zero limit: one pass each, no waiting on the clock) change nothing.
-  for (int turn = 0; turn < 3; ++turn) run_until(*loop, [&] { return !results.empty(); }, Duration{0});
+  for (int turn = 0; turn < 3; ++turn)
+    run_until(
+        *loop, [&] { return !results.empty(); }, Duration{0});
   EXPECT_TRUE(results.empty());
   EXPECT_EQ(raw->running(), 4u);
   EXPECT_EQ(raw->queued(), 1u);

@@ -17,9 +17,9 @@ namespace webpush {
 struct Message {
   std::int64_t id = 0;                          ///< the inbox row; 0 until stored
   std::optional<std::int64_t> subscription_id;  ///< null for a channel no subscription owns (any more)
-  std::string subscription;  ///< the subscription's name, where known (not kept in the inbox row)
+  std::string subscription;                     ///< the subscription's name, where known (not kept in the inbox row)
   std::string channel_id;
-  std::string version;  ///< the push service's message id: with channel_id, the idempotency key
+  std::string version;               ///< the push service's message id: with channel_id, the idempotency key
   std::int64_t received_at = 0;      ///< Unix ms
   std::optional<Bytes> payload;      ///< plaintext; null for a push without data or a failure
   std::string encoding;              ///< "aes128gcm", "aesgcm", or "" without data

@@ -130,6 +130,7 @@ class PushService {
 
  private:
   HttpResponse push(const HttpRequest& request, bool v2, std::string_view token);
+  HttpResponse accept_message(const StoredMessage& m);  ///< stores and/or delivers it; 201 or 503
   HttpResponse delete_message(std::string_view id);
   HttpResponse stats_response();
   HttpResponse error_response(int status, std::optional<int> errnum, std::string message);
