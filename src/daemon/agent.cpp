@@ -10,7 +10,6 @@
 #include "webpush/core/log.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/protocol/messages.h"
-#include "webpush/transport/errc.h"
 
 namespace webpush::daemon {
 
@@ -273,9 +272,7 @@ bool Agent::on_connect() {
   auto c = connections_->connect(*this);
   if (!c) {
     transport_detail_ = c.error().message();
-    apply(session_.on_closed(c.error() == transport::Errc::dns ? protocol::DisconnectReason::dns_failure
-                                                               : protocol::DisconnectReason::io_error,
-                             0, clock_->now()));
+    apply(session_.on_closed(protocol::DisconnectReason::io_error, 0, clock_->now()));
     return false;
   }
   conn_ = std::move(*c);

@@ -157,14 +157,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config, ReloadFn rel
 
 Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
-Daemon::~Daemon() {
-  if (!parts_) return;
-  // The agent and everything watching the loop go first, then the loop, then the store.
-  parts_->control.reset();
-  parts_->agent.reset();
-  parts_->sinks.clear();
-  parts_->retired.clear();
-}
+Daemon::~Daemon() = default;  // Parts' member order: the loop's users, then the loop, then the store
 
 Agent& Daemon::agent() noexcept { return *parts_->agent; }
 store::Store& Daemon::store() noexcept { return *parts_->store; }
@@ -221,7 +214,6 @@ void Daemon::reload() {
   p.agent->set_sinks(pointers(*fresh));
   retire(std::move(p.sinks));
   p.sinks = std::move(*fresh);
-  p.config.sinks = reloaded->sinks;
   apply_log_level(reloaded->log_level);
   log().info("SIGHUP: reloaded sinks and log level");
 }

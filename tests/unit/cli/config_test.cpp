@@ -15,6 +15,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "file_test.h"
+
 #include "scoped_env.h"
 
 namespace webpush::cli {
@@ -242,23 +244,7 @@ TEST(ParseConfig, ValuesTheFlagsRefuseAreErrors) {
 
 // ---- load_config / default_config_path -----------------------------------------------
 
-class ConfigFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("webpushd-cli-test-" + std::to_string(::getpid()) + "-" +
-                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::filesystem::path write(const std::string& name, const std::string& text) {
-    const auto path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
-  std::filesystem::path dir_;
-};
+using ConfigFileTest = test::FileTest;
 
 TEST_F(ConfigFileTest, LoadsAFile) {
   const auto path = write("config.toml", "[sinks]\nnotify = false\n");

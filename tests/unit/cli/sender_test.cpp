@@ -13,6 +13,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "file_test.h"
+
 #include "webpush/core/base64url.h"
 
 namespace webpush::cli {
@@ -102,23 +104,7 @@ TEST_F(PushSubscriptionTest, ErrorsNameTheField) {
 
 // ---- VAPID key files ------------------------------------------------------------------
 
-class VapidKeyFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("webpushd-cli-test-" + std::to_string(::getpid()) + "-" +
-                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& text) {
-    const auto path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path.string();
-  }
-
-  std::filesystem::path dir_;
-};
+using VapidKeyFileTest = test::FileTest;
 
 TEST_F(VapidKeyFileTest, AGeneratedKeyLoadsBack) {
   const std::string path = (dir_ / "vapid.pem").string();

@@ -42,8 +42,9 @@ class ConnectionFactory {
  public:
   virtual ~ConnectionFactory() = default;
   /// Starts one connection attempt to the configured push service; the outcome
-  /// arrives through `listener` (borrowed; must outlive the connection).
-  /// Errors: transport::Errc::bad_url, connect, dns — the attempt never started.
+  /// arrives through `listener` (borrowed; must outlive the connection), a host
+  /// name that does not resolve included (on_closed with dns_failure).
+  /// Errors: transport::Errc::bad_url, connect — the attempt never started.
   virtual Result<std::unique_ptr<Connection>> connect(ConnectionListener& listener) = 0;
 };
 
