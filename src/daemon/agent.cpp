@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "internal.h"
 #include "webpush/core/base64url.h"
 #include "webpush/core/log.h"
 #include "webpush/crypto/keys.h"
@@ -24,9 +25,15 @@ std::string_view to_string(Errc e) noexcept {
   return "unknown";
 }
 
-namespace {
+namespace detail {
 
 spdlog::logger& log() { return layer_logger("daemon"); }
+
+}  // namespace detail
+
+namespace {
+
+using detail::log;
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "internal.h"
 #include "webpush/core/log.h"
 #include "webpush/daemon/control.h"
 #include "webpush/daemon/netlink.h"
@@ -25,7 +26,7 @@ namespace webpush::daemon {
 
 namespace {
 
-spdlog::logger& log() { return layer_logger("daemon"); }
+using detail::log;
 
 std::vector<sinks::Sink*> pointers(const std::vector<std::unique_ptr<sinks::Sink>>& owned) {
   std::vector<sinks::Sink*> out;

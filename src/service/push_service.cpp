@@ -21,13 +21,6 @@ constexpr std::size_t kTokenBytes = 32;      // 256 bits of secret per endpoint
 constexpr std::size_t kMessageIdBytes = 24;  // 192 bits: unguessable, 32 base64url characters
 constexpr std::size_t kMessageIdChars = 32;
 
-// One notification that has been sent on this connection and not yet acked.
-struct Unacked {
-  std::string channel_id;
-  std::string version;
-  bool stored = false;  // a copy is in the store (TTL > 0): delete it on ack
-};
-
 // The hyphenated lower-case form of a UUID the codec accepted (hyphenated or 32 hex digits).
 std::string canonical_uuid(std::string_view id) {
   std::string out;
@@ -177,6 +170,13 @@ class PushService::Session {
   explicit Session(WsPeer& p) : peer(&p) {}
 
   enum class State { unidentified, identified, closing };
+
+  // One notification that has been sent on this connection and not yet acked.
+  struct Unacked {
+    std::string channel_id;
+    std::string version;
+    bool stored = false;  // a copy is in the store (TTL > 0): delete it on ack
+  };
 
   WsPeer* peer;
   State state = State::unidentified;
@@ -397,8 +397,8 @@ void PushService::on_unregister(Session& s, const protocol::Unregister& unreg) {
 void PushService::on_ack(Session& s, const protocol::Ack& ack) {
   for (const auto& u : ack.updates) {
     const std::string chid = canonical_uuid(u.channel_id);
-    const auto match = [&](const Unacked& n) { return n.channel_id == chid && n.version == u.version; };
-    std::optional<Unacked> found;
+    const auto match = [&](const Session::Unacked& n) { return n.channel_id == chid && n.version == u.version; };
+    std::optional<Session::Unacked> found;
     if (auto it = std::find_if(s.unacked_direct.begin(), s.unacked_direct.end(), match); it != s.unacked_direct.end()) {
       found = std::move(*it);
       s.unacked_direct.erase(it);
@@ -463,7 +463,7 @@ void PushService::check_storage(Session& s) {
     return close_session(s, kCloseNormal, "SM");
   }
   for (const auto& m : *batch) {
-    s.unacked_stored.push_back(Unacked{m.channel_id, m.id, true});
+    s.unacked_stored.push_back(Session::Unacked{m.channel_id, m.id, true});
     deliver(s, m);
   }
 }
@@ -602,7 +602,7 @@ HttpResponse PushService::accept_message(const StoredMessage& m) {
     if (*replaced) ++stats_.messages_replaced;
   }
   if (connected) {
-    connected->unacked_direct.push_back(Unacked{m.channel_id, m.id, stored});
+    connected->unacked_direct.push_back(Session::Unacked{m.channel_id, m.id, stored});
     deliver(*connected, m);
   } else if (stored) {
     ++stats_.messages_stored;
