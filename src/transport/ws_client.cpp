@@ -99,6 +99,16 @@ const lws_protocols kClientProtocols[] = {
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
+// libwebsockets' own idle check (secs_since_valid_ping 300 s by default for a
+// client) sends a WebSocket Ping whose 8-byte payload (a µs timestamp) shares
+// one buffer with the Pong and Close payloads. When it coincides with the
+// service's Ping, that buffer went out as a Close frame: the service read the
+// timestamp as close code + reason ("utf8 error", codes like 16027) and dropped
+// the link. The Session's keepalive (`{}` after ping_interval, pong_timeout)
+// already detects a dead link, so libwebsockets' is off: a policy without a
+// hangup time never arms the validity timer.
+constexpr lws_retry_bo_t kNoIdlePing = {};
+
 }  // namespace
 
 Result<std::unique_ptr<ClientVhost>> ClientVhost::create(event::EventLoop& loop, ClientOptions options) {
@@ -197,6 +207,7 @@ Result<void> WsConnection::start(const std::string& address) {
   info.ssl_connection = secure_ ? LCCSCF_USE_SSL : 0;
   info.opaque_user_data = this;
   info.pwsi = &wsi_;
+  info.retry_and_idle_policy = &kNoIdlePing;
   if (lws_client_connect_via_info(&info) == nullptr && wsi_ == nullptr && !finished_) {
     // A failure inside the call may already have been reported through the
     // callback (finished_).
