@@ -14,8 +14,8 @@ namespace webpush::crypto {
 namespace {
 
 constexpr std::uint8_t kAuthInfo[] = "Content-Encoding: auth";  // + NUL: sizeof includes it
-constexpr std::uint8_t kCekInfo[] = "Content-Encoding: aesgcm";
-constexpr std::uint8_t kNonceInfo[] = "Content-Encoding: nonce";
+constexpr std::uint8_t kAesgcmCekInfo[] = "Content-Encoding: aesgcm";
+constexpr std::uint8_t kAesgcmNonceInfo[] = "Content-Encoding: nonce";
 constexpr std::uint8_t kOne[] = {0x01};
 
 constexpr std::size_t kPadLengthSize = 2;         // the padlen prefix of every record
@@ -33,7 +33,7 @@ std::string_view quoted(std::string_view s) { return s.substr(0, kQuoteMax); }
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim(std::string_view s) {
+std::string_view trim_space(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
@@ -78,14 +78,14 @@ void split_outside_quotes(std::string_view text, char sep, F&& each) {
 // Parses one `;`-separated parameter into `element`. Empty parameters (";;" or a
 // trailing ";") are skipped, as Firefox does.
 Result<void> parse_param(std::string_view param, unsigned known, std::string_view header, Element& element) {
-  param = trim(param);
+  param = trim_space(param);
   if (param.empty()) return {};
   const std::size_t eq = param.find('=');
   if (eq == std::string_view::npos) {
     return fail(Errc::invalid_header, fmt::format("aesgcm: {} parameter '{}' has no '='", header, quoted(param)));
   }
-  const std::string_view name = trim(param.substr(0, eq));
-  std::string_view value = trim(param.substr(eq + 1));
+  const std::string_view name = trim_space(param.substr(0, eq));
+  std::string_view value = trim_space(param.substr(eq + 1));
   if (name.empty()) {
     return fail(Errc::invalid_header, fmt::format("aesgcm: {} parameter '{}' has no name", header, quoted(param)));
   }
@@ -132,7 +132,7 @@ Result<void> for_each_element(std::string_view text, unsigned known, std::string
   }
   Result<void> status;
   split_outside_quotes(text, ',', [&](std::string_view item) {
-    if (!status || trim(item).empty()) return;
+    if (!status || trim_space(item).empty()) return;
     Element element;
     split_outside_quotes(item, ';', [&](std::string_view param) {
       if (status) status = parse_param(param, known, header, element);
@@ -171,7 +171,7 @@ Result<std::uint64_t> parse_rs(std::string_view value) {
   return rs;
 }
 
-Result<void> check_auth_secret(ByteView auth_secret) {
+Result<void> check_aesgcm_auth_secret(ByteView auth_secret) {
   if (auth_secret.size() != kAuthSecretSize) {
     return fail(Errc::invalid_auth_secret,
                 fmt::format("aesgcm: auth secret must be {} bytes, got {}", kAuthSecretSize, auth_secret.size()));
@@ -201,9 +201,9 @@ Result<ContentKey> derive_aesgcm_key(ByteView ecdh_secret, ByteView auth_secret,
     p = std::copy(key.begin(), key.end(), p);
   }
 
-  auto cek = detail::hmac_sha256(*prk, kCekInfo, context, kOne);
+  auto cek = detail::hmac_sha256(*prk, kAesgcmCekInfo, context, kOne);
   if (!cek) return tl::unexpected(cek.error());
-  auto nonce = detail::hmac_sha256(*prk, kNonceInfo, context, kOne);
+  auto nonce = detail::hmac_sha256(*prk, kAesgcmNonceInfo, context, kOne);
   if (!nonce) return tl::unexpected(nonce.error());
   ContentKey key;
   std::memcpy(key.cek.data(), cek->data(), key.cek.size());
@@ -400,7 +400,7 @@ Result<Bytes> aesgcm_decrypt(ByteView body, const AesgcmParams& params, const Re
     return fail(Errc::body_too_large,
                 fmt::format("aesgcm: body of {} bytes exceeds the limit of {}", body.size(), options.max_body));
   }
-  if (auto ok = check_auth_secret(keys.auth_secret); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_aesgcm_auth_secret(keys.auth_secret); !ok) return tl::unexpected(ok.error());
   // parse_aesgcm_params guarantees the range; hand-built params must not divide by
   // zero or overflow below.
   if (params.rs < kAesgcmMinRs || params.rs > kAesgcmMaxRs) {
@@ -419,7 +419,7 @@ Result<Bytes> aesgcm_decrypt(ByteView body, const AesgcmParams& params, const Re
 Result<AesgcmMessage> aesgcm_encrypt_with_keys(ByteView plaintext, const PublicKey& ua_public, ByteView auth_secret,
                                                const KeyPair& as_key, ByteView salt,
                                                const AesgcmEncryptOptions& options) {
-  if (auto ok = check_auth_secret(auth_secret); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_aesgcm_auth_secret(auth_secret); !ok) return tl::unexpected(ok.error());
   if (salt.size() != kSaltSize) {
     return fail(Errc::invalid_salt, fmt::format("aesgcm: salt must be {} bytes, got {}", kSaltSize, salt.size()));
   }

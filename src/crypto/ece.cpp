@@ -10,8 +10,8 @@
 namespace webpush::crypto {
 namespace {
 
-constexpr std::uint8_t kCekInfo[] = "Content-Encoding: aes128gcm";  // + NUL: sizeof includes it
-constexpr std::uint8_t kNonceInfo[] = "Content-Encoding: nonce";
+constexpr std::uint8_t kAes128gcmCekInfo[] = "Content-Encoding: aes128gcm";  // + NUL: sizeof includes it
+constexpr std::uint8_t kAes128gcmNonceInfo[] = "Content-Encoding: nonce";
 
 std::uint32_t read_be32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
@@ -45,8 +45,8 @@ Result<ContentKey> derive_aes128gcm_key(ByteView ikm, ByteView salt) {
   auto prk = detail::hmac_sha256(salt, ikm);
   if (!prk) return tl::unexpected(prk.error());
   static constexpr std::uint8_t kOne[] = {0x01};
-  auto cek = detail::hmac_sha256(*prk, kCekInfo, kOne);
-  auto nonce = detail::hmac_sha256(*prk, kNonceInfo, kOne);
+  auto cek = detail::hmac_sha256(*prk, kAes128gcmCekInfo, kOne);
+  auto nonce = detail::hmac_sha256(*prk, kAes128gcmNonceInfo, kOne);
   if (!cek) return tl::unexpected(cek.error());
   if (!nonce) return tl::unexpected(nonce.error());
   ContentKey key;

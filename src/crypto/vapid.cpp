@@ -26,7 +26,7 @@ using detail::openssl_error;
 
 namespace {
 
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
+using PlainBnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
 // OPENSSL_free is a macro; the deleter needs a function.
 void openssl_free(void* p) noexcept { OPENSSL_free(p); }
@@ -41,7 +41,7 @@ constexpr std::string_view kJwtHeader = R"({"typ":"JWT","alg":"ES256"})";
 
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim(std::string_view s) {
+std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
   return s;
@@ -130,13 +130,13 @@ Result<Bytes> crypto_key_p256ecdsa(std::string_view crypto_key) {
   std::string_view rest = crypto_key;
   while (!rest.empty()) {
     const auto sep = rest.find_first_of(",;");
-    const std::string_view item = trim(rest.substr(0, sep));
+    const std::string_view item = trim_ows(rest.substr(0, sep));
     rest = sep == std::string_view::npos ? std::string_view{} : rest.substr(sep + 1);
     const auto eq = item.find('=');
     if (eq == std::string_view::npos) continue;
-    if (!iequals(trim(item.substr(0, eq)), "p256ecdsa")) continue;
+    if (!iequals(trim_ows(item.substr(0, eq)), "p256ecdsa")) continue;
     if (found) return fail(Errc::invalid_vapid_header, "vapid: Crypto-Key has more than one p256ecdsa parameter");
-    found = unquote(trim(item.substr(eq + 1)));
+    found = unquote(trim_ows(item.substr(eq + 1)));
   }
   if (!found) return fail(Errc::invalid_vapid_header, "vapid: Crypto-Key has no p256ecdsa parameter");
   return decode_header_key(*found, "Crypto-Key p256ecdsa=");
@@ -190,8 +190,8 @@ Result<std::string> es256_sign(EVP_PKEY* pkey, std::string_view signing_input) {
 // true when the signature verifies; false when it does not (including r or s of
 // zero or beyond the group order, which OpenSSL rejects as a bad signature).
 Result<bool> es256_verify(EVP_PKEY* pkey, std::string_view signing_input, ByteView raw) {
-  BnPtr r(BN_bin2bn(raw.data(), kCoordInt, nullptr));
-  BnPtr s(BN_bin2bn(raw.data() + kCoordSize, kCoordInt, nullptr));
+  PlainBnPtr r(BN_bin2bn(raw.data(), kCoordInt, nullptr));
+  PlainBnPtr s(BN_bin2bn(raw.data() + kCoordSize, kCoordInt, nullptr));
   EcdsaSigPtr sig(ECDSA_SIG_new());
   if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) {
     return tl::unexpected(openssl_error("vapid: ES256 signature setup"));
@@ -279,7 +279,7 @@ Result<VapidHeaders> vapid_headers(const KeyPair& key, const VapidClaims& claims
 }
 
 Result<VapidCredentials> parse_vapid_headers(std::string_view authorization, std::string_view crypto_key) {
-  authorization = trim(authorization);
+  authorization = trim_ows(authorization);
   if (authorization.empty()) return fail(Errc::invalid_vapid_header, "vapid: Authorization is empty");
   const auto space = std::find_if(authorization.begin(), authorization.end(), is_ows);
   const std::string_view scheme(authorization.begin(), space);

@@ -5,7 +5,7 @@
 #include <string>
 
 namespace webpush {
-namespace {
+namespace core_base64url_test {
 
 struct OkRow {
   const char* desc;
@@ -89,5 +89,5 @@ TEST(Base64Any, AcceptsStandardAlphabetToo) {
   EXPECT_FALSE(base64url_decode("+/8="));
 }
 
-}  // namespace
+}  // namespace core_base64url_test
 }  // namespace webpush

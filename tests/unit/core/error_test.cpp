@@ -7,7 +7,7 @@
 #include "webpush/core/errc.h"
 
 namespace webpush {
-namespace {
+namespace core_error_test {
 
 Result<int> half(int v) {
   if (v % 2 != 0) return fail(core::Errc::bad_url, "odd value " + std::to_string(v));
@@ -40,5 +40,5 @@ TEST(Result, HoldsValueOrError) {
   EXPECT_EQ(r.error().message(), "odd value 3");
 }
 
-}  // namespace
+}  // namespace core_error_test
 }  // namespace webpush

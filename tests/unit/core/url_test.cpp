@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 namespace webpush {
-namespace {
+namespace core_url_test {
 
 struct OkRow {
   const char* text;
@@ -74,5 +74,5 @@ TEST(Url, RejectsErrRows) {
   }
 }
 
-}  // namespace
+}  // namespace core_url_test
 }  // namespace webpush

@@ -5,7 +5,7 @@
 #include <string>
 
 namespace webpush {
-namespace {
+namespace core_utf8_test {
 
 TEST(Utf8, DecodesValidSequences) {
   const struct {
@@ -48,5 +48,5 @@ TEST(PrintablePrefix, CutsAndMasksUntrustedText) {
   EXPECT_EQ(printable_prefix("", 3), "");
 }
 
-}  // namespace
+}  // namespace core_utf8_test
 }  // namespace webpush

@@ -13,7 +13,7 @@
 #include "webpush/crypto/webpush.h"
 
 namespace webpush::crypto {
-namespace {
+namespace crypto_aes128gcm_test {
 
 using test::b64;
 using test::str;
@@ -310,5 +310,5 @@ TEST(DecryptPush, DispatchesOnEncoding) {
   EXPECT_NE(other.error().message().find("aesgcm128"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace crypto_aes128gcm_test
 }  // namespace webpush::crypto

@@ -15,7 +15,7 @@
 #include "webpush/crypto/webpush.h"
 
 namespace webpush::crypto {
-namespace {
+namespace crypto_aesgcm_test {
 
 using test::b64;
 using test::str;
@@ -613,5 +613,5 @@ TEST(AesgcmEncrypt, ErrRowsFailWithTheirCode) {
   EXPECT_EQ(fits->body.size(), kWebPushMaxBody);
 }
 
-}  // namespace
+}  // namespace crypto_aesgcm_test
 }  // namespace webpush::crypto

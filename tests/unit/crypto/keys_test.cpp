@@ -5,7 +5,7 @@
 #include "test_util.h"
 
 namespace webpush::crypto {
-namespace {
+namespace crypto_keys_test {
 
 using test::b64;
 
@@ -106,5 +106,5 @@ TEST(AuthSecret, IsSixteenRandomBytes) {
   EXPECT_NE(*a, *b);
 }
 
-}  // namespace
+}  // namespace crypto_keys_test
 }  // namespace webpush::crypto

@@ -22,7 +22,7 @@
 #include "webpush/core/errc.h"
 
 namespace webpush::crypto {
-namespace {
+namespace crypto_vapid_test {
 
 using test::b64;
 using test::str;
@@ -515,5 +515,5 @@ TEST(VapidSign, RefusesClaimsThatAreNotUtf8) {
   EXPECT_NE(jwt.error().message().find("not valid UTF-8"), std::string::npos) << jwt.error();
 }
 
-}  // namespace
+}  // namespace crypto_vapid_test
 }  // namespace webpush::crypto

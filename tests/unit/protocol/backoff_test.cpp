@@ -5,7 +5,7 @@
 #include "fake_clock.h"
 
 namespace webpush::protocol {
-namespace {
+namespace protocol_backoff_test {
 
 using std::chrono::milliseconds;
 
@@ -34,5 +34,5 @@ TEST(Backoff, SurvivesManyFailuresWithoutOverflow) {
   EXPECT_EQ(last.count(), 300'000);
 }
 
-}  // namespace
+}  // namespace protocol_backoff_test
 }  // namespace webpush::protocol

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 namespace webpush::protocol {
-namespace {
+namespace protocol_messages_test {
 
 using nlohmann::json;
 
@@ -183,5 +183,5 @@ TEST(Identifiers, UuidForms) {
   EXPECT_FALSE(is_simple_uaid("5f0b3c1e-9a7d-4e21-b6c3-a8f04d2e7b19"));
 }
 
-}  // namespace
+}  // namespace protocol_messages_test
 }  // namespace webpush::protocol

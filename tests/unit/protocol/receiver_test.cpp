@@ -9,7 +9,7 @@
 #include "webpush/crypto/webpush.h"
 
 namespace webpush::protocol {
-namespace {
+namespace protocol_receiver_test {
 
 // RFC 8291 Appendix A: the user agent's keys and the published message.
 constexpr const char* kUaPrivate = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
@@ -139,5 +139,5 @@ TEST_F(ReceiverTest, OneTransactionPerBatch) {
   EXPECT_EQ(inbox.stored.size(), 3u);
 }
 
-}  // namespace
+}  // namespace protocol_receiver_test
 }  // namespace webpush::protocol

@@ -19,7 +19,7 @@
 #include "webpush/store/store.h"
 
 namespace webpush::store {
-namespace {
+namespace store_crash_test {
 
 using test::TempDir;
 
@@ -113,5 +113,5 @@ TEST(CrashSafety, SigkillMidStreamLosesNoCommittedMessage) {
   EXPECT_FALSE(store->inbox_put_if_new(test::sample_message("chan", "0", 0)).value().is_new);
 }
 
-}  // namespace
+}  // namespace store_crash_test
 }  // namespace webpush::store

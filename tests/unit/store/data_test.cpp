@@ -11,7 +11,7 @@
 #include "webpush/store/store.h"
 
 namespace webpush::store {
-namespace {
+namespace store_data_test {
 
 using test::fast_options;
 using test::open_or_die;
@@ -480,5 +480,5 @@ TEST_F(StoreData, NoKeyMaterialInErrors) {
   EXPECT_FALSE(contains(id.error().message(), as_chars(s.private_key))) << id.error();
 }
 
-}  // namespace
+}  // namespace store_data_test
 }  // namespace webpush::store

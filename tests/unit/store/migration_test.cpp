@@ -14,7 +14,7 @@
 #include "webpush/store/store.h"
 
 namespace webpush::store {
-namespace {
+namespace store_migration_test {
 
 using test::data_file;
 using test::fast_options;
@@ -260,5 +260,5 @@ TEST(Migration, FailedMigrationChangesNothing) {
   EXPECT_EQ(raw_query(dir.db(), "SELECT count(*) FROM inbox"), Strings{"4"});
 }
 
-}  // namespace
+}  // namespace store_migration_test
 }  // namespace webpush::store

@@ -16,7 +16,7 @@
 #include "webpush/store/store.h"
 
 namespace webpush::store {
-namespace {
+namespace store_open_test {
 
 using test::fast_options;
 using test::mode_of;
@@ -386,5 +386,5 @@ TEST(StoreLock, ReaderWithoutADaemonLeavesTheFileAsItWas) {
   EXPECT_EQ(read_file(dir.db()), before);
 }
 
-}  // namespace
+}  // namespace store_open_test
 }  // namespace webpush::store

@@ -13,7 +13,7 @@
 #include "test_util.h"
 
 namespace webpush::sqlite {
-namespace {
+namespace store_sqlite_test {
 
 using store::Errc;
 using store::test::TempDir;
@@ -262,5 +262,5 @@ TEST(SqliteOpen, BusyWhenAnotherConnectionWrites) {
   EXPECT_EQ(b->query_int64("SELECT count(*) FROM t").value(), 0);
 }
 
-}  // namespace
+}  // namespace store_sqlite_test
 }  // namespace webpush::sqlite

@@ -15,7 +15,7 @@
 #include "webpush/store/store.h"
 
 namespace webpush::store {
-namespace {
+namespace store_sync_test {
 
 using test::open_or_die;
 using test::sample_message;
@@ -182,5 +182,5 @@ TEST(Durability, NormalNeverSyncsAPlainCommit) {
             0);
 }
 
-}  // namespace
+}  // namespace store_sync_test
 }  // namespace webpush::store
