@@ -180,6 +180,9 @@ int run_status(const GlobalOptions& g, bool json) {
                   static_cast<long long>(it->value("received", 0)), static_cast<long long>(it->value("duplicates", 0)),
                   static_cast<long long>(it->value("decrypt_errors", 0)),
                   static_cast<long long>(it->value("reconnects", 0)));
+      if (const long long ignored = it->value("ignored_frames", 0LL); ignored > 0) {
+        std::printf("%-16s %lld (unusable frames from the service, logged and skipped)\n", "ignored frames", ignored);
+      }
     }
   }
   // Scripts and monitoring use the exit code: 1 when not connected.

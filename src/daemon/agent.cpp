@@ -188,11 +188,18 @@ Result<void> Agent::start() {
 }
 
 Result<void> Agent::redispatch_undelivered() {
-  // At-least-once to sinks: what was stored but not handed over before a stop
-  // is handed over now, with its version as the idempotency key.
+  // What was stored but not marked delivered before a stop is handed over now,
+  // with its channel ID and version as the idempotency key.
   auto undelivered = store_->list_undelivered();
   if (!undelivered) return tl::unexpected(undelivered.error());
-  if (!undelivered->empty()) log().info("re-dispatching {} undelivered message(s)", undelivered->size());
+  if (undelivered->empty()) return {};
+  log().info("re-dispatching {} undelivered message(s)", undelivered->size());
+  // A crash between a sink's write and the delivered mark: sinks that can tell
+  // which of these they hold already will not take them twice.
+  std::vector<const Message*> pending;
+  pending.reserve(undelivered->size());
+  for (const auto& m : *undelivered) pending.push_back(&m);
+  for (auto* sink : sinks_) sink->recover(pending);
   std::map<std::int64_t, std::string> names;  // subscription id → name, one look-up each
   std::vector<std::int64_t> delivered;
   for (Message& m : *undelivered) {
@@ -234,6 +241,8 @@ void Agent::on_open() { apply(session_.on_connected(clock_->now())); }
 
 void Agent::on_text(std::string_view frame) { apply(session_.on_frame(frame, clock_->now())); }
 
+void Agent::on_oversized_frame(std::size_t bytes) { apply(session_.on_oversized_frame(bytes, clock_->now())); }
+
 void Agent::on_closed(protocol::DisconnectReason reason, int close_code, std::string detail) {
   transport_detail_ = std::move(detail);
   // Closed already: keep the object alive until its callback has returned.
@@ -270,6 +279,8 @@ bool Agent::apply_one(protocol::Action& a) {
     on_unregister_done(*done);
   } else if (auto* changed = std::get_if<StateChanged>(&a)) {
     on_state_changed(*changed);
+  } else if (auto* warn = std::get_if<Warn>(&a)) {
+    log().warn("{}", warn->text);
   }
   return true;
 }
@@ -374,6 +385,7 @@ AgentStatus Agent::status() const {
   s.connected_since_ms = connected_since_ms_;
   s.last_message_ms = last_message_ms_;
   s.counters = counters_;
+  s.counters.ignored_frames = static_cast<std::int64_t>(session_.bad_frames());
   return s;
 }
 

@@ -55,7 +55,8 @@ std::string status_json(const AgentStatus& s, store::Store& store) {
   j["counters"] = {{"received", s.counters.received},
                    {"duplicates", s.counters.duplicates},
                    {"decrypt_errors", s.counters.decrypt_errors},
-                   {"reconnects", s.counters.reconnects}};
+                   {"reconnects", s.counters.reconnects},
+                   {"ignored_frames", s.counters.ignored_frames}};
   if (auto n = store.count_subscriptions()) j["subscriptions"] = *n;
   if (auto stats = store.inbox_stats()) {
     j["inbox"] = {{"stored", stats->stored}, {"delivered", stats->delivered}, {"failed", stats->failed}};

@@ -21,7 +21,6 @@ std::string_view to_string(DisconnectReason r) noexcept {
     case DisconnectReason::connect_refused: return "connection refused or unreachable";
     case DisconnectReason::connect_timeout: return "connect timeout";
     case DisconnectReason::io_error: return "I/O error";
-    case DisconnectReason::frame_too_large: return "frame too large";
     case DisconnectReason::network_change: return "network change";
     case DisconnectReason::periodic_refresh: return "periodic refresh";
     case DisconnectReason::store_failure: return "store failure";
@@ -51,7 +50,10 @@ std::string seconds(Duration d) { return fmt::format("{:.1f} s", static_cast<dou
 }  // namespace
 
 Session::Session(SessionConfig config, Jitter& jitter, std::function<Result<std::string>()> new_channel_id)
-    : config_(config), backoff_(config.backoff, jitter), new_channel_id_(std::move(new_channel_id)) {}
+    : config_(config),
+      backoff_(config.backoff, jitter),
+      bad_frames_(config.max_bad_frames_per_minute),
+      new_channel_id_(std::move(new_channel_id)) {}
 
 void Session::set_identity(std::optional<std::string> uaid, bool has_subscriptions) {
   uaid_ = std::move(uaid);
@@ -99,6 +101,7 @@ Actions Session::on_connected(Instant now) {
   hello_at_.reset();
   ping_sent_at_.reset();
   last_rx_boot_ = now.boot;
+  bad_frames_.reset_flood();
   set_state(SessionState::handshaking, "", out);
   // Firefox sends the uaid only while it holds subscriptions, so that a client
   // without any gets a fresh one each time (docs/protocol.md §1.4).
@@ -108,17 +111,19 @@ Actions Session::on_connected(Instant now) {
   return out;
 }
 
-void Session::fail(DisconnectReason reason, Instant now, Actions& out) {
+void Session::fail(DisconnectReason reason, Instant now, Actions& out, std::string detail) {
   out.push_back(action::Close{reason});
-  schedule_reconnect(reason, 0, now, out);
+  schedule_reconnect(reason, 0, now, out, detail);
 }
 
-void Session::schedule_reconnect(DisconnectReason reason, int close_code, Instant now, Actions& out) {
+void Session::schedule_reconnect(DisconnectReason reason, int close_code, Instant now, Actions& out,
+                                 const std::string& detail) {
   // Sent requests go back to the queue; they are sent again after the next hello.
   for (auto& p : pending_) p.sent_at.reset();
   ping_sent_at_.reset();
   std::string why(to_string(reason));
   if (close_code != 0) why += fmt::format(" (code {})", close_code);
+  if (!detail.empty()) why += ": " + detail;
 
   if (close_code == kBackoffCloseCode) {
     hello_at_.reset();
@@ -164,33 +169,78 @@ Actions Session::on_frame(std::string_view frame, Instant now) {
 
   auto parsed = parse_server_message(frame);
   if (!parsed) {
-    fail(DisconnectReason::protocol_violation, now, out);
+    const bool unparsable = parsed.error().is(Errc::not_json);
+    bad_frame(unparsable ? BadFrame::unparsable : BadFrame::malformed, parsed.error().message(), now, out);
     return out;
   }
+  on_message(std::move(*parsed), now, out);
+  return out;
+}
+
+Actions Session::on_oversized_frame(std::size_t bytes, Instant now) {
+  Actions out;
+  if (!connected()) return out;
+  last_seen_ = now;
+  last_rx_boot_ = now.boot;
+  ping_sent_at_.reset();
+  bad_frame(BadFrame::oversized, fmt::format("{} bytes or more", bytes), now, out);
+  return out;
+}
+
+void Session::bad_frame(BadFrame kind, std::string_view detail, Instant now, Actions& out) {
+  auto verdict = bad_frames_.record(kind, detail, now.mono);
+  if (verdict.log_line) out.push_back(action::Warn{std::move(*verdict.log_line)});
+  if (verdict.too_many) {
+    fail(DisconnectReason::protocol_violation, now, out,
+         fmt::format("more than {} unusable frames within a minute", config_.max_bad_frames_per_minute));
+  }
+}
+
+void Session::on_message(ServerMessage message, Instant now, Actions& out) {
+  const bool ready = state_ == SessionState::ready;
   std::visit(
       [&](auto&& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, HelloReply>) {
-          if (state_ != SessionState::handshaking) {
-            fail(DisconnectReason::protocol_violation, now, out);
-          } else {
+          if (state_ == SessionState::handshaking) {
             on_hello(std::move(m), now, out);
+          } else {
+            on_hello_mid_session(m, now, out);
           }
         } else if constexpr (std::is_same_v<T, RegisterReply>) {
-          if (state_ == SessionState::ready) on_register(m, now, out);
-        } else if constexpr (std::is_same_v<T, UnregisterReply>) {
-          if (state_ == SessionState::ready) on_unregister(m, out);
-        } else if constexpr (std::is_same_v<T, Notification>) {
-          if (state_ != SessionState::ready) {
-            fail(DisconnectReason::protocol_violation, now, out);
+          if (ready) {
+            on_register(m, now, out);
           } else {
-            out.push_back(action::Notify{std::move(m)});
+            bad_frame(BadFrame::unexpected, "a register reply before the hello reply", now, out);
           }
+        } else if constexpr (std::is_same_v<T, UnregisterReply>) {
+          if (ready) {
+            on_unregister(m, out);
+          } else {
+            bad_frame(BadFrame::unexpected, "an unregister reply before the hello reply", now, out);
+          }
+        } else if constexpr (std::is_same_v<T, Notification>) {
+          if (ready) {
+            out.push_back(action::Notify{std::move(m)});
+          } else {
+            bad_frame(BadFrame::unexpected, "a notification before the hello reply", now, out);
+          }
+        } else if constexpr (std::is_same_v<T, UnknownMessage>) {
+          bad_frame(BadFrame::unknown_type, fmt::format("\"{}\"", m.message_type), now, out);
         }
-        // Pong, broadcasts and unknown message types need nothing more.
+        // Pongs and broadcasts need nothing more.
       },
-      std::move(*parsed));
-  return out;
+      std::move(message));
+}
+
+void Session::on_hello_mid_session(const HelloReply& reply, Instant now, Actions& out) {
+  // A repeated reply for the same uaid changes nothing; one for another uaid
+  // would leave the subscriptions bound to an identity the service dropped.
+  if (uaid_ && reply.uaid == *uaid_) {
+    bad_frame(BadFrame::unexpected, "a second hello reply", now, out);
+    return;
+  }
+  fail(DisconnectReason::protocol_violation, now, out, "a hello reply with a different uaid mid-session");
 }
 
 void Session::on_hello(HelloReply reply, Instant now, Actions& out) {

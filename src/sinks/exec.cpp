@@ -278,6 +278,7 @@ Result<void> ExecSink::deliver(const Event& event) {
   job->env.push_back("WEBPUSH_SUBSCRIPTION=" + m->subscription);
   job->env.push_back("WEBPUSH_CHANNEL_ID=" + m->channel_id);
   job->env.push_back("WEBPUSH_VERSION=" + m->version);
+  job->env.push_back("WEBPUSH_MESSAGE_ID=" + std::to_string(m->message_id));
   job->env.push_back("WEBPUSH_RECEIVED_AT=" + rfc3339(m->received_at_ms));
   job->env.push_back("WEBPUSH_ENCODING=" + m->encoding);
   s.queue.push_back(std::move(job));

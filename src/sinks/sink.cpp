@@ -69,7 +69,7 @@ std::string to_json_line(const Event& event) {
 Event event_of(const Message& m) {
   const std::string& name = m.subscription.empty() ? m.channel_id : m.subscription;
   if (m.error) return DecryptErrorEvent{name, m.channel_id, m.version, m.received_at, *m.error};
-  return MessageEvent{name, m.channel_id, m.version, m.received_at, m.payload, m.encoding};
+  return MessageEvent{m.id, name, m.channel_id, m.version, m.received_at, m.payload, m.encoding};
 }
 
 }  // namespace webpush::sinks

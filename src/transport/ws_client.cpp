@@ -303,14 +303,38 @@ int WsConnection::on_receive(lws* wsi, void* in, std::size_t len) noexcept {
     finish(DisconnectReason::protocol_violation, 0, "the service sent a binary frame");
     return -1;
   }
-  if (lws_is_first_fragment(wsi)) rx_.clear();
-  if (rx_.size() + len > max_frame_) {
-    finish(DisconnectReason::frame_too_large, 0, fmt::format("the service sent a frame over {} bytes", max_frame_));
-    return -1;
+  if (lws_is_first_fragment(wsi)) {
+    rx_.clear();
+    discarding_ = false;
   }
-  rx_.append(static_cast<const char*>(in), len);
-  if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) deliver_frame();
+  if (!discarding_ && rx_.size() + len > max_frame_) {
+    // Too large to keep: read the rest of it into nothing, keep the connection.
+    discarding_ = true;
+    discarded_ = rx_.size();
+    std::string().swap(rx_);
+  }
+  if (discarding_) {
+    discarded_ += len;
+  } else {
+    rx_.append(static_cast<const char*>(in), len);
+  }
+  if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+    if (discarding_) {
+      report_oversized();
+    } else {
+      deliver_frame();
+    }
+  }
   return 0;
+}
+
+void WsConnection::report_oversized() noexcept {
+  discarding_ = false;
+  try {
+    listener_->on_oversized_frame(discarded_);
+  } catch (const std::exception& e) {
+    detail::log().error("listener failed on an oversized frame: {}", e.what());
+  }
 }
 
 void WsConnection::deliver_frame() noexcept {

@@ -51,6 +51,12 @@ class FakeLink {
     if (!opened_) throw std::logic_error("fake connection: receive() before open()");
     listener_->on_text(frame);
   }
+  /// A frame over the size limit arrived and was dropped by the transport.
+  void receive_oversized(std::size_t bytes) {
+    check_live("receive_oversized");
+    if (!opened_) throw std::logic_error("fake connection: receive_oversized() before open()");
+    listener_->on_oversized_frame(bytes);
+  }
   /// The connection ended without our close(): the listener's on_closed.
   void drop(protocol::DisconnectReason reason, int close_code = 0, std::string detail = "dropped by the test") {
     check_live("drop");

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon_process.h"
+#include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/service_process.h"
 #include "support/support.h"

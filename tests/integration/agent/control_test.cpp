@@ -12,7 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "daemon_process.h"
+#include "support/daemon_process.h"
 #include "support/service_process.h"
 #include "support/support.h"
 

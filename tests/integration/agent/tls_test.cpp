@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "daemon_process.h"
+#include "support/daemon_process.h"
 #include "support/service_process.h"
 #include "support/support.h"
 

@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/daemon_process.h"
 #include "cli_process.h"
+#include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/service_process.h"
 #include "support/support.h"

@@ -289,7 +289,7 @@ TEST_F(AgentTest, ServerCloseReconnectsWithGrowingBackoffAndFreesTheOldConnectio
 TEST_F(AgentTest, ConnectionClosedInsideItsOwnCallbackIsDestroyedAfterTheLinger) {
   start_ready();
   fakes::FakeLink& first = link();
-  first.receive("not json");  // a protocol violation: closed from inside on_text
+  first.receive(hello_reply(kNewUaid));  // a protocol violation: closed from inside on_text
   EXPECT_TRUE(first.closed());
   EXPECT_FALSE(first.destroyed());
   scheduler.advance(milliseconds(1999));
@@ -301,8 +301,8 @@ TEST_F(AgentTest, ConnectionClosedInsideItsOwnCallbackIsDestroyedAfterTheLinger)
 TEST_F(AgentTest, LingerOfAClosedConnectionSurvivesTheEndOfTheNextOne) {
   start_ready();
   fakes::FakeLink& first = link();
-  first.receive("not json");      // closed by us: 2 s to send its close frame
-  scheduler.advance(seconds(1));  // backoff over: the next attempt
+  first.receive(hello_reply(kNewUaid));  // closed by us: 2 s to send its close frame
+  scheduler.advance(seconds(1));         // backoff over: the next attempt
   link().drop(DisconnectReason::io_error);
   scheduler.advance(milliseconds(0));
   EXPECT_FALSE(first.destroyed());
@@ -615,6 +615,33 @@ TEST(AgentReceive, UndecryptableIsStoredFailedAcked101AndReported) {
     EXPECT_EQ(events[0].error, error) << row.desc;
     EXPECT_EQ(h.agent->status().counters.decrypt_errors, 1) << row.desc;
   }
+}
+
+TEST_F(AgentTest, UnusableFramesAreCountedAndTheConnectionCarriesOn) {
+  const auto sub = seed_subscription("laptop", 1);
+  start_ready();
+  link().receive("not json");
+  link().receive(R"({"messageType":"weather"})");
+  link().receive(R"({"messageType":"notification","channelID":"x"})");
+  link().receive_oversized(70000);
+  EXPECT_FALSE(link().closed());
+  EXPECT_EQ(connections.attempts(), 1);
+  EXPECT_EQ(agent->status().state, SessionState::ready);
+  EXPECT_EQ(agent->status().counters.ignored_frames, 4);
+  // A message after them is stored, acked and delivered as usual.
+  receive_and_flush(notification(sub, "v1", "still here"));
+  EXPECT_EQ(acks(), std::vector<json>{ack_frame(sub.channel_id, "v1", 100)});
+  ASSERT_EQ(events_of<sinks::MessageEvent>(sink.events).size(), 1u);
+  EXPECT_EQ(agent->status().counters.reconnects, 0);
+}
+
+TEST_F(AgentTest, AFloodOfUnusableFramesReconnectsWithBackoff) {
+  start_ready();
+  for (int i = 0; i < 21; ++i) link().receive("[]");
+  EXPECT_TRUE(link().closed());
+  EXPECT_EQ(agent->status().state, SessionState::backing_off);
+  EXPECT_NE(agent->status().detail.find("unusable frames within a minute"), std::string::npos)
+      << agent->status().detail;
 }
 
 TEST_F(AgentTest, StoreFailureMeansNoAckAndAReconnectThatGetsTheMessageAgain) {

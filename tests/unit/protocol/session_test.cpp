@@ -10,7 +10,7 @@
 #include "fake_inbox.h"  // FakeErrc
 
 namespace webpush::protocol {
-namespace {
+namespace protocol_session_test {
 
 using nlohmann::json;
 using std::chrono::milliseconds;
@@ -158,14 +158,168 @@ TEST(SessionHello, RefusedStatusReconnects) {
   EXPECT_EQ(all_of<action::Close>(a)[0].reason, DisconnectReason::hello_refused);
 }
 
-TEST(SessionHello, NotificationBeforeHelloIsAProtocolViolation) {
+TEST(SessionHello, NotificationBeforeHelloIsIgnoredAndLogged) {
   Harness h;
   h.connect();
   const Actions a = h.session.on_frame(
       std::string(R"({"messageType":"notification","channelID":")") + kChid + R"(","version":"v"})", h.now());
+  EXPECT_FALSE(has<action::Close>(a));
+  EXPECT_FALSE(has<action::Notify>(a));
+  ASSERT_EQ(all_of<action::Warn>(a).size(), 1u);
+  EXPECT_NE(all_of<action::Warn>(a)[0].text.find("a notification before the hello reply"), std::string::npos);
+  // The hello still completes the handshake.
+  h.session.on_frame(hello_reply(kUaid), h.now());
+  EXPECT_EQ(h.session.state(), SessionState::ready);
+}
+
+// ---- frames that cannot be used -------------------------------------------------
+
+std::string notification(const std::string& version) {
+  return json{{"messageType", "notification"}, {"channelID", kChid}, {"version", version}}.dump();
+}
+
+struct BadFrameRow {
+  const char* name;
+  const char* frame;
+  const char* logged;  // in the warning
+};
+
+const BadFrameRow kBadFrames[] = {
+    {"not JSON", "hello?", "not a JSON object"},
+    {"a JSON array", "[1,2]", "not a JSON object"},
+    {"a JSON string", "\"notification\"", "not a JSON object"},
+    {"an unknown messageType", R"({"messageType":"weather","sunny":true})", "unknown messageType): \"weather\""},
+    {"APY's error message", R"({"messageType":"error","reason":"overloaded","status":503})", "\"error\""},
+    {"a notification without version",
+     R"({"messageType":"notification","channelID":"3a2f1c58-8d5e-4b8e-4f3c-2e6a7d1b4c90"})", "malformed"},
+    {"a notification with a numeric version", R"({"messageType":"notification","channelID":"x","version":7})",
+     "malformed"},
+    {"a register reply with a string status", R"({"messageType":"register","channelID":"x","status":"200"})",
+     "malformed"},
+    {"a second hello reply for the same uaid",
+     R"({"messageType":"hello","uaid":"5f0b3c1e9a7d4e21b6c3a8f04d2e7b19","status":200})", "a second hello reply"},
+};
+
+TEST(SessionBadFrames, EachIsLoggedAndIgnoredAndLaterFramesStillCount) {
+  for (const auto& row : kBadFrames) {
+    SCOPED_TRACE(row.name);
+    Harness h;
+    h.ready();
+    const Actions a = h.session.on_frame(row.frame, h.now());
+    EXPECT_FALSE(has<action::Close>(a));
+    EXPECT_EQ(h.session.state(), SessionState::ready);
+    const auto warnings = all_of<action::Warn>(a);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].text.find(row.logged), std::string::npos) << warnings[0].text;
+    EXPECT_EQ(h.session.bad_frames(), 1u);
+    // The next good frame is processed as usual.
+    const auto notified = all_of<action::Notify>(h.session.on_frame(notification("v1"), h.now()));
+    ASSERT_EQ(notified.size(), 1u);
+    EXPECT_EQ(notified[0].notification.version, "v1");
+  }
+}
+
+TEST(SessionBadFrames, TheLogLineKeepsOnlyPrintableAsciiOfTheServicesBytes) {
+  Harness h;
+  h.ready();
+  const std::string type = "\x1b[31mred\n" + std::string(500, 'x');
+  const auto warnings = all_of<action::Warn>(h.session.on_frame(json{{"messageType", type}}.dump(), h.now()));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].text.find('\x1b'), std::string::npos);
+  EXPECT_EQ(warnings[0].text.find('\n'), std::string::npos);
+  EXPECT_NE(warnings[0].text.find("?[31mred?"), std::string::npos) << warnings[0].text;
+  EXPECT_LT(warnings[0].text.size(), 300u);
+}
+
+TEST(SessionBadFrames, AnOversizedFrameIsLoggedAndIgnored) {
+  Harness h;
+  h.ready();
+  const Actions a = h.session.on_oversized_frame(70000, h.now());
+  EXPECT_FALSE(has<action::Close>(a));
+  ASSERT_EQ(all_of<action::Warn>(a).size(), 1u);
+  EXPECT_NE(all_of<action::Warn>(a)[0].text.find("too large): 70000 bytes"), std::string::npos);
+}
+
+TEST(SessionBadFrames, TheLogSaysOneLinePerKindPerMinuteWithACount) {
+  Harness h;
+  h.ready();
+  int warnings = 0;
+  for (int i = 0; i < 5; ++i) {
+    warnings += static_cast<int>(all_of<action::Warn>(h.session.on_frame("[]", h.now())).size());
+    h.clock.advance(seconds(5));
+  }
+  EXPECT_EQ(warnings, 1);
+  // Another kind has its own allowance.
+  EXPECT_EQ(all_of<action::Warn>(h.session.on_frame(R"({"messageType":"x"})", h.now())).size(), 1u);
+  // A minute after the first line, the next one counts the four it stood for.
+  h.clock.advance(seconds(40));
+  const auto later = all_of<action::Warn>(h.session.on_frame("[]", h.now()));
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_NE(later[0].text.find("(and 4 more like it"), std::string::npos) << later[0].text;
+  EXPECT_EQ(h.session.bad_frames(), 7u);
+}
+
+TEST(SessionBadFrames, AFloodWithinAMinuteClosesTheConnectionAndSaysWhy) {
+  SessionConfig config;
+  config.max_bad_frames_per_minute = 20;
+  Harness h(config);
+  h.ready();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_FALSE(has<action::Close>(h.session.on_frame("[]", h.now()))) << i;
+    h.clock.advance(milliseconds(100));
+  }
+  const Actions a = h.session.on_frame("[]", h.now());
   ASSERT_TRUE(has<action::Close>(a));
   EXPECT_EQ(all_of<action::Close>(a)[0].reason, DisconnectReason::protocol_violation);
-  EXPECT_FALSE(has<action::Notify>(a));
+  EXPECT_EQ(h.session.state(), SessionState::backing_off);
+  const auto changed = all_of<action::StateChanged>(a);
+  ASSERT_FALSE(changed.empty());
+  EXPECT_NE(changed.back().detail.find("more than 20 unusable frames within a minute"), std::string::npos)
+      << changed.back().detail;
+}
+
+TEST(SessionBadFrames, TheSameNumberSpreadOverMinutesKeepsTheConnection) {
+  Harness h;
+  h.ready();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_FALSE(has<action::Close>(h.session.on_frame("[]", h.now()))) << i;
+    h.clock.advance(seconds(4));  // 15 a minute, under the limit of 20
+  }
+  EXPECT_EQ(h.session.state(), SessionState::ready);
+}
+
+TEST(SessionBadFrames, TheFloodCountStartsAgainOnANewConnection) {
+  Harness h;
+  h.ready();
+  for (int i = 0; i < 15; ++i) h.session.on_frame("[]", h.now());
+  h.session.on_closed(DisconnectReason::io_error, 0, h.now());
+  h.tick(seconds(2));  // the backoff's first delay (zero jitter): reconnect
+  h.session.on_connected(h.now());
+  h.session.on_frame(hello_reply(kUaid), h.now());
+  ASSERT_EQ(h.session.state(), SessionState::ready);
+  for (int i = 0; i < 15; ++i) ASSERT_FALSE(has<action::Close>(h.session.on_frame("[]", h.now()))) << i;
+}
+
+TEST(SessionBadFrames, AHelloReplyForAnotherUaidMidSessionIsAProtocolViolation) {
+  Harness h;
+  h.ready(kUaid);
+  const Actions a = h.session.on_frame(hello_reply(kOtherUaid), h.now());
+  ASSERT_TRUE(has<action::Close>(a));
+  EXPECT_EQ(all_of<action::Close>(a)[0].reason, DisconnectReason::protocol_violation);
+  EXPECT_FALSE(has<action::UaidAssigned>(a));
+  const auto changed = all_of<action::StateChanged>(a);
+  ASSERT_FALSE(changed.empty());
+  EXPECT_NE(changed.back().detail.find("a hello reply with a different uaid mid-session"), std::string::npos);
+}
+
+TEST(SessionBadFrames, RepliesBeforeTheHelloReplyAreIgnored) {
+  Harness h;
+  h.connect();
+  const Actions a = h.session.on_frame(register_reply(kChid, 200, "https://push.example/x"), h.now());
+  EXPECT_FALSE(has<action::Close>(a));
+  EXPECT_FALSE(has<action::RegisterOk>(a));
+  EXPECT_EQ(all_of<action::Warn>(a).size(), 1u);
+  EXPECT_EQ(h.session.state(), SessionState::handshaking);
 }
 
 // ---- requests ----------------------------------------------------------------
@@ -534,5 +688,5 @@ TEST(SessionStop, ClosesAndFailsPendingRequests) {
   EXPECT_FALSE(h.session.next_wakeup(h.now()));
 }
 
-}  // namespace
+}  // namespace protocol_session_test
 }  // namespace webpush::protocol

@@ -79,6 +79,7 @@ TEST_F(ExecSinkTest, HostileCommandPayloadAndMetadataArriveVerbatimWithoutAShell
   MessageEvent m = message("v1;`touch " + d + "/pwned3`$(touch " + d + "/pwned4)\n; rm -rf " + victim);
   m.subscription = "sub\"; $(touch " + d + "/pwned5) `id` '\n; rm -rf " + victim;
   m.channel_id = "chan'$(id)'\"";
+  m.message_id = 4711;
   const std::string payload_text = "$(touch " + d + "/pwned6)\n`id`; rm -rf " + victim + " && echo \"'\\";
   Bytes payload = to_bytes(payload_text);
   payload.push_back(0x00);
@@ -103,6 +104,7 @@ TEST_F(ExecSinkTest, HostileCommandPayloadAndMetadataArriveVerbatimWithoutAShell
   const std::vector<std::string> expected_env = {
       "WEBPUSH_CHANNEL_ID=" + m.channel_id,
       "WEBPUSH_ENCODING=aes128gcm",
+      "WEBPUSH_MESSAGE_ID=4711",
       "WEBPUSH_RECEIVED_AT=" + rfc3339(m.received_at_ms),
       "WEBPUSH_SUBSCRIPTION=" + m.subscription,
       "WEBPUSH_VERSION=" + m.version,

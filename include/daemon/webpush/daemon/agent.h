@@ -61,6 +61,7 @@ struct AgentCounters {
   std::int64_t duplicates = 0;      ///< acked 102 as already seen / unknown channel
   std::int64_t decrypt_errors = 0;  ///< acked 101
   std::int64_t reconnects = 0;
+  std::int64_t ignored_frames = 0;  ///< frames from the service that could not be used
 };
 
 struct AgentStatus {
@@ -108,6 +109,7 @@ class Agent final : public transport::ConnectionListener {
   // transport::ConnectionListener
   void on_open() override;
   void on_text(std::string_view frame) override;
+  void on_oversized_frame(std::size_t bytes) override;
   void on_closed(protocol::DisconnectReason reason, int close_code, std::string detail) override;
 
  private:

@@ -12,6 +12,10 @@
 //    retried once; 400 → RegisterFailed (not retryable); 500/503/other → failed,
 //    retryable; no reply within request_timeout → failed and the socket is
 //    considered dead (reconnect with backoff).
+//  - a frame it cannot use (not JSON, unknown messageType, missing fields, out
+//    of place, oversized) is logged and ignored (BadFrameGuard); only a flood
+//    of them, or a hello reply naming another uaid mid-session, ends the
+//    connection as a protocol violation.
 //  - keepalive: `{}` after ping_interval without any inbound frame; no frame
 //    within pong_timeout → dead. The ping deadline runs on the boot clock, and a
 //    resume (boot clock jumped ahead of the monotonic one) pings at once.
@@ -36,6 +40,7 @@
 #include "webpush/core/clock.h"
 #include "webpush/core/error.h"
 #include "webpush/protocol/backoff.h"
+#include "webpush/protocol/bad_frames.h"
 #include "webpush/protocol/messages.h"
 
 namespace webpush::protocol {
@@ -52,8 +57,7 @@ enum class DisconnectReason {
   dns_failure,
   connect_refused,
   connect_timeout,
-  io_error,  ///< reset, EOF without a close frame, write failure
-  frame_too_large,
+  io_error,          ///< reset, EOF without a close frame, write failure
   network_change,    ///< the network changed under an idle socket
   periodic_refresh,  ///< max_connection_age reached on a healthy link
   store_failure,     ///< a message could not be stored, so it could not be acked
@@ -83,6 +87,8 @@ struct SessionConfig {
   Duration max_connection_age{7LL * 24 * 60 * 60 * 1000};
   /// A boot-clock lead over the monotonic clock beyond this means we were suspended.
   Duration suspend_threshold{5 * 1000};
+  /// More bad frames than this within a minute end the connection.
+  int max_bad_frames_per_minute = 20;
 };
 
 using RequestId = std::uint64_t;
@@ -123,10 +129,14 @@ struct StateChanged {
   SessionState state;
   std::string detail;  ///< e.g. "server close 1011", "retry in 4.0 s"
 };
+struct Warn {  ///< a line for the log (already rate-limited)
+  std::string text;
+};
 }  // namespace action
 
-using Action = std::variant<action::Send, action::Connect, action::Close, action::Notify, action::UaidAssigned,
-                            action::RegisterOk, action::RegisterFailed, action::UnregisterDone, action::StateChanged>;
+using Action =
+    std::variant<action::Send, action::Connect, action::Close, action::Notify, action::UaidAssigned, action::RegisterOk,
+                 action::RegisterFailed, action::UnregisterDone, action::StateChanged, action::Warn>;
 using Actions = std::vector<Action>;
 
 class Session {
@@ -144,6 +154,8 @@ class Session {
   Actions stop(Instant now);   ///< close and stay idle
   Actions on_connected(Instant now);
   Actions on_frame(std::string_view frame, Instant now);
+  /// The transport dropped a frame over its size limit without reading it.
+  Actions on_oversized_frame(std::size_t bytes, Instant now);
   /// The socket closed or could not be opened. close_code: the server's close
   /// code if it sent one (0 otherwise).
   Actions on_closed(DisconnectReason reason, int close_code, Instant now);
@@ -166,6 +178,8 @@ class Session {
   [[nodiscard]] std::optional<Duration> next_wakeup(Instant now) const;
   [[nodiscard]] int backoff_failures() const noexcept { return backoff_.failures(); }
   [[nodiscard]] const std::optional<std::string>& uaid() const noexcept { return uaid_; }
+  /// Frames ignored as unusable since the session was made.
+  [[nodiscard]] std::uint64_t bad_frames() const noexcept { return bad_frames_.total(); }
 
  private:
   struct Pending {
@@ -181,8 +195,12 @@ class Session {
   void set_state(SessionState s, std::string detail, Actions& out);
   void send_request(Pending& p, Instant now, Actions& out);
   void connect_now(Instant now, Actions& out);
-  void fail(DisconnectReason reason, Instant now, Actions& out);  // close + back off
-  void schedule_reconnect(DisconnectReason reason, int close_code, Instant now, Actions& out);
+  void fail(DisconnectReason reason, Instant now, Actions& out, std::string detail = {});  // close + back off
+  void schedule_reconnect(DisconnectReason reason, int close_code, Instant now, Actions& out,
+                          const std::string& detail = {});
+  void bad_frame(BadFrame kind, std::string_view detail, Instant now, Actions& out);
+  void on_message(ServerMessage message, Instant now, Actions& out);
+  void on_hello_mid_session(const HelloReply& reply, Instant now, Actions& out);
   void on_hello(HelloReply reply, Instant now, Actions& out);
   void on_register(const RegisterReply& reply, Instant now, Actions& out);
   void on_unregister(const UnregisterReply& reply, Actions& out);
@@ -193,6 +211,7 @@ class Session {
 
   SessionConfig config_;
   Backoff backoff_;
+  BadFrameGuard bad_frames_;
   std::function<Result<std::string>()> new_channel_id_;
 
   SessionState state_ = SessionState::idle;

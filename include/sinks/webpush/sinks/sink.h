@@ -1,7 +1,10 @@
 // Sinks: where received messages go (desktop notification, a command, a
-// JSON-lines stream, control-socket watchers). Delivery is at-least-once: after
-// a restart, messages not yet marked delivered are dispatched again, with the
-// same version, which is every sink's idempotency key.
+// JSON-lines stream, control-socket watchers). A message is marked delivered
+// once every sink has it; after a crash, the messages not yet marked are
+// dispatched again at start-up, with the same channel ID and version (each
+// sink's idempotency key). A sink that can tell what it already holds says so
+// in recover() and is not handed those again (the JSON-lines file: exactly
+// once); the others get them a second time (at least once).
 //
 // Thread: the loop thread only; deliver() must not block for long.
 #pragma once
@@ -12,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "webpush/core/bytes.h"
 #include "webpush/core/error.h"
@@ -28,7 +32,8 @@ enum class Errc {
 std::string_view to_string(Errc e) noexcept;
 
 struct MessageEvent {
-  std::string subscription;  ///< name (or id when unnamed)
+  std::int64_t message_id = 0;  ///< the inbox row (stable across restarts); 0 when not stored
+  std::string subscription;     ///< name (or id when unnamed)
   std::string channel_id;
   std::string version;
   std::int64_t received_at_ms = 0;
@@ -65,6 +70,11 @@ class Sink {
   /// Hands an event over. Success means the sink has it (written and flushed,
   /// or queued for a command); the message may then be marked delivered.
   virtual Result<void> deliver(const Event& event) = 0;
+  /// Before `undelivered` (stored, never marked delivered) are dispatched again
+  /// at start-up: a sink that finds some of them in its own output (written just
+  /// before a crash) takes note, and its deliver() of those succeeds without
+  /// writing them again. Default: it holds none of them.
+  virtual void recover(const std::vector<const Message*>& undelivered) { (void)undelivered; }
   /// The sink is being replaced (a reload): it gets no more events, finishes
   /// what it has accepted without blocking the loop, then calls `idle` once (on
   /// the loop thread, possibly at once), after which it may be destroyed.

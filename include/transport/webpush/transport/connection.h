@@ -6,6 +6,7 @@
 // Thread: the loop thread only.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +24,9 @@ class ConnectionListener {
   virtual ~ConnectionListener() = default;
   virtual void on_open() = 0;
   virtual void on_text(std::string_view frame) = 0;
+  /// A text frame over the size limit was dropped unread; the connection stays
+  /// open. `bytes`: how much of it arrived before it was dropped (at least the limit).
+  virtual void on_oversized_frame(std::size_t bytes) = 0;
   /// The connection ended or could not be made. Not called after close().
   /// close_code: the peer's close code, 0 when it sent none.
   virtual void on_closed(protocol::DisconnectReason reason, int close_code, std::string detail) = 0;

@@ -99,6 +99,7 @@ class WsConnection final : public Connection {
   int on_established(lws* wsi) noexcept;
   int on_receive(lws* wsi, void* in, std::size_t len) noexcept;
   void deliver_frame() noexcept;  // hands the assembled rx_ to the listener
+  void report_oversized() noexcept;
   int on_writeable(lws* wsi) noexcept;
   int write_front(lws* wsi) noexcept;  // writes the first queued frame
   int on_peer_initiated_close(void* in, std::size_t len) noexcept;
@@ -117,6 +118,8 @@ class WsConnection final : public Connection {
   int port_ = 0;
   bool secure_ = false;
   std::string rx_;
+  bool discarding_ = false;    // the message being received is over max_frame_
+  std::size_t discarded_ = 0;  // bytes of it seen so far
   std::deque<std::string> tx_;
   bool open_ = false;
   bool closing_ = false;   // close() called: send a close frame when writable

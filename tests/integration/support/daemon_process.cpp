@@ -10,7 +10,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "support/service_process.h"
+#include "service_process.h"
 
 namespace webpush::testing {
 
@@ -22,7 +22,7 @@ DaemonProcess::DaemonProcess(DaemonOptions options) {
                                    options.server,
                                    "run",
                                    "--jsonl",
-                                   "-"};
+                                   options.jsonl};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   int out[2];
   int err[2];
@@ -133,6 +133,15 @@ int DaemonProcess::stop(Millis timeout) {
   while (pump(Clock::now())) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void DaemonProcess::kill_now() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  while (pump(Clock::now())) {
+  }
 }
 
 }  // namespace webpush::testing

@@ -1,5 +1,6 @@
-// Runs `webpushd run --jsonl -` as a child process for a test: JSON lines from
-// stdout and log lines from stderr are read with deadlines, never by sleeping.
+// Runs `webpushd run --jsonl -` (or `--jsonl FILE`) as a child process for a
+// test: JSON lines from stdout and log lines from stderr are read with
+// deadlines, never by sleeping.
 #pragma once
 
 #include <sys/types.h>
@@ -11,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/support.h"
+#include "support.h"
 
 namespace webpush::testing {
 
@@ -19,6 +20,7 @@ struct DaemonOptions {
   std::filesystem::path state_dir;
   std::string server;                   ///< ws://127.0.0.1:<port>/
   std::vector<std::string> extra_args;  ///< appended to `run`, e.g. {"--ping-interval", "1"}
+  std::string jsonl = "-";              ///< the --jsonl target; a file's lines are not read by wait_event
 };
 
 class DaemonProcess {
@@ -35,6 +37,9 @@ class DaemonProcess {
   Millis wait_log(const std::string& text, Millis timeout = kDefaultTimeout);
   /// Sends SIGTERM and waits; returns the exit status (128 + signal if killed by one).
   int stop(Millis timeout = Millis(10000));
+  /// SIGKILL, no chance to clean up; waits for the exit.
+  void kill_now();
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 
   [[nodiscard]] const std::vector<std::string>& raw_lines() const noexcept { return lines_; }
   [[nodiscard]] const std::string& log() const noexcept { return log_; }
