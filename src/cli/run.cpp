@@ -42,7 +42,8 @@ void add_run_options(CLI::App& sub, RunOptions& o) {
                  "seconds of silence before a keepalive ping (autopush closes below 45)")
       ->capture_default_str()
       ->check(in_range(kPingIntervalRange));
-  sub.add_option("--request-timeout", o.request_timeout, "seconds to wait for a reply or a pong")
+  sub.add_option("--request-timeout", o.request_timeout,
+                 "seconds to wait for the service: a connection's upgrade, a reply or a pong")
       ->capture_default_str()
       ->check(in_range(kRequestTimeoutRange));
   sub.add_option("--backoff-initial", o.backoff_initial, "first reconnect delay in seconds")

@@ -116,7 +116,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config, ReloadFn rel
     p->client = std::move(*client);
     const auto& a = p->config.agent;
     p->ws_factory = std::make_unique<transport::WsConnectionFactory>(
-        *p->client, transport::WsOptions{a.server, a.insecure, a.max_frame});
+        *p->client, transport::WsOptions{a.server, a.insecure, a.max_frame, a.session.request_timeout});
     connections = p->ws_factory.get();
   }
   auto sinks = build_sinks(p->config.sinks, *p->loop);

@@ -166,15 +166,18 @@ Result<std::unique_ptr<WsConnection>> WsConnection::open(ClientVhost& client, Co
   c->port_ = url->port;
   c->secure_ = url->is_secure();
   c->url_ = options.url;
+  c->handshake_timeout_ = options.handshake_timeout;
+  WsConnection* self = c.get();
+  c->handshake_timer_ = std::make_unique<event::Timer>(client.loop(), [self] { self->on_handshake_timeout(); });
+  c->handshake_timer_->arm(options.handshake_timeout);
   // Through a proxy, the proxy resolves the name; otherwise resolve it off the
   // loop thread first (libwebsockets would block the loop in getaddrinfo).
   if (!client.options().proxy.empty() || detail::is_numeric_host(c->host_)) {
     if (auto ok = c->start(c->host_); !ok) return tl::unexpected(ok.error());
     return c;
   }
-  WsConnection* raw = c.get();
   auto resolution = detail::Resolution::start(
-      client.loop(), c->host_, [raw](Result<std::string> address) { raw->on_resolved(std::move(address)); });
+      client.loop(), c->host_, [self](Result<std::string> address) { self->on_resolved(std::move(address)); });
   if (!resolution) return fail(Errc::connect, resolution.error().message());
   c->resolution_ = std::move(*resolution);
   return c;
@@ -284,8 +287,22 @@ int WsConnection::on_append_handshake_header(lws* wsi, void* in, std::size_t len
   return 0;
 }
 
+void WsConnection::on_handshake_timeout() {
+  if (open_ || finished_) return;
+  resolution_.reset();
+  if (wsi_ != nullptr) {
+    lws_set_opaque_user_data(wsi_, nullptr);
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    wsi_ = nullptr;
+  }
+  finish(DisconnectReason::connect_timeout, 0,
+         fmt::format("no answer to the WebSocket upgrade within {:.1f} s",
+                     static_cast<double>(handshake_timeout_.count()) / 1000.0));
+}
+
 int WsConnection::on_established(lws* wsi) noexcept {
   open_ = true;
+  handshake_timer_->cancel();
   if (!tx_.empty() || closing_) lws_callback_on_writable(wsi);
   if (!finished_) {
     try {

@@ -11,45 +11,17 @@
 #include "support/http_client.h"
 #include "support/service_process.h"
 #include "support/support.h"
+#include "support/web_push.h"
 #include "webpush/core/base64url.h"
-#include "webpush/crypto/keys.h"
-#include "webpush/crypto/webpush.h"
+#include "webpush/core/bytes.h"
 
 namespace webpush::testing {
 namespace {
 
 using nlohmann::json;
 
-struct PushSubscription {
-  std::string endpoint;
-  std::string p256dh;
-  std::string auth;
-};
-
-PushSubscription parse_subscription(const json& j) {
-  return {j.at("endpoint").get<std::string>(), j.at("keys").at("p256dh").get<std::string>(),
-          j.at("keys").at("auth").get<std::string>()};
-}
-
-PushSubscription subscribe(const std::filesystem::path& state_dir, const std::string& server, const std::string& name) {
-  std::string output;
-  const int rc = ServiceProcess::run_once(
-      {"--state-dir", state_dir.string(), "--server", server, "subscribe", "--name", name}, output);
-  if (rc != 0) throw SupportError("subscribe failed (" + std::to_string(rc) + "): " + output);
-  std::istringstream lines(output);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty() && line.front() == '{') return parse_subscription(json::parse(line));
-  }
-  throw SupportError("subscribe printed no JSON: " + output);
-}
-
 HttpResult post(const ServiceProcess& service, const PushSubscription& sub, const std::string& text, int ttl = 600) {
-  auto key = crypto::PublicKey::from_bytes(*base64url_decode(sub.p256dh));
-  if (!key) throw SupportError("bad p256dh");
-  auto body = crypto::webpush_encrypt(as_bytes(text), *key, *base64url_decode(sub.auth));
-  if (!body) throw SupportError("encrypt: " + body.error().to_string());
-  return http_request(service.port(), "POST", url_path(sub.endpoint),
-                      {{"TTL", std::to_string(ttl)}, {"Content-Encoding", "aes128gcm"}}, std::string(as_chars(*body)));
+  return post_message(service.port(), sub, text, ttl);
 }
 
 auto message_with(const std::string& payload) {

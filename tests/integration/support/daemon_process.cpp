@@ -135,6 +135,13 @@ int DaemonProcess::stop(Millis timeout) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+void DaemonProcess::read_for(Millis duration) {
+  const auto until = Clock::now() + duration;
+  while (Clock::now() < until) {
+    if (!pump(until)) break;
+  }
+}
+
 void DaemonProcess::kill_now() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);

@@ -37,6 +37,8 @@ class DaemonProcess {
   Millis wait_log(const std::string& text, Millis timeout = kDefaultTimeout);
   /// Sends SIGTERM and waits; returns the exit status (128 + signal if killed by one).
   int stop(Millis timeout = Millis(10000));
+  /// Reads the daemon's output for `duration` (log() then holds it).
+  void read_for(Millis duration);
   /// SIGKILL, no chance to clean up; waits for the exit.
   void kill_now();
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }

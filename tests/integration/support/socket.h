@@ -15,6 +15,8 @@ class Socket {
  public:
   /// Connects to host (an IP literal) and port. Throws SupportError.
   static Socket connect(const std::string& host, std::uint16_t port, Millis timeout = kDefaultTimeout);
+  /// Takes ownership of a connected descriptor (e.g. from accept()).
+  static Socket adopt(int fd) noexcept { return Socket(fd); }
 
   Socket() = default;
   Socket(Socket&& other) noexcept;

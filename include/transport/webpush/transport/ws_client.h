@@ -21,6 +21,7 @@
 
 #include "webpush/core/error.h"
 #include "webpush/event/loop.h"
+#include "webpush/event/timer.h"
 #include "webpush/protocol/session.h"
 #include "webpush/transport/connection.h"
 #include "webpush/transport/errc.h"
@@ -65,6 +66,9 @@ struct WsOptions {
   std::string url;        ///< ws:// or wss://
   bool insecure = false;  ///< allow plain ws:// to a non-loopback host
   std::size_t max_frame = 64 * 1024;
+  /// From the start of an attempt (name resolution included) to the WebSocket
+  /// upgrade's answer; past it the attempt ends as connect_timeout.
+  Duration handshake_timeout{20 * 1000};
 };
 
 /// Checks a server URL against the rules above. Errors: Errc::bad_url.
@@ -94,6 +98,7 @@ class WsConnection final : public Connection {
   Result<void> start(const std::string& address);
   void on_resolved(Result<std::string> address);
   void finish(protocol::DisconnectReason reason, int code, std::string detail) noexcept;
+  void on_handshake_timeout();
   // One per lws callback reason handle() dispatches; each returns handle()'s result.
   int on_append_handshake_header(lws* wsi, void* in, std::size_t len) noexcept;
   int on_established(lws* wsi) noexcept;
@@ -109,6 +114,8 @@ class WsConnection final : public Connection {
   ClientVhost* client_ = nullptr;
   ConnectionListener* listener_ = nullptr;
   std::unique_ptr<detail::Resolution> resolution_;
+  std::unique_ptr<event::Timer> handshake_timer_;
+  Duration handshake_timeout_{0};
   lws* wsi_ = nullptr;
   std::size_t max_frame_ = 0;
   std::string url_;
@@ -124,7 +131,6 @@ class WsConnection final : public Connection {
   bool open_ = false;
   bool closing_ = false;   // close() called: send a close frame when writable
   bool finished_ = false;  // the listener has been told, or must not be
-  bool too_large_ = false;
   int peer_close_code_ = 0;
 };
 
