@@ -8,20 +8,12 @@ cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
 IDLE=${2:-60}
 W="$BUILD/src/cli/webpushd"
-work=$(mktemp -d)
-cleanup() {
-  kill "${daemon:-}" "${service:-}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-"$W" -q serve --listen 127.0.0.1:0 --state-dir "$work/svc" >"$work/serve.out" 2>/dev/null &
-service=$!
-for _ in $(seq 100); do [[ -s "$work/serve.out" ]] && break; sleep 0.05; done
-url=$(head -1 "$work/serve.out")
+# shellcheck source=tests/bench/loopback.sh
+source tests/bench/loopback.sh  # (the working directory is the repository)
+start_service
 "$W" -q --state-dir "$work/ua" --server "$url" run --no-notify 2>"$work/run.err" &
 daemon=$!
-for _ in $(seq 100); do "$W" --state-dir "$work/ua" status >/dev/null 2>&1 && break; sleep 0.05; done
+wait_for_daemon
 for i in $(seq 1 20); do "$W" --state-dir "$work/ua" subscribe --name "idle-$i" >/dev/null 2>&1; done
 ctx() { awk '/ctxt_switches/ {s += $2} END {print s}' /proc/"$daemon"/status; }
 before=$(ctx)

@@ -10,21 +10,13 @@ BUILD=${1:-build}
 N1=${2:-1000}
 N2=${3:-20000}
 W="$BUILD/src/cli/webpushd"
-work=$(mktemp -d)
-cleanup() {
-  kill "${daemon:-}" "${service:-}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-"$W" -q serve --listen 127.0.0.1:0 --state-dir "$work/svc" --msg-limit 10000000 >"$work/serve.out" 2>/dev/null &
-service=$!
-for _ in $(seq 100); do [[ -s "$work/serve.out" ]] && break; sleep 0.05; done
-url=$(head -1 "$work/serve.out")
+# shellcheck source=tests/bench/loopback.sh
+source tests/bench/loopback.sh  # (the working directory is the repository)
+start_service --msg-limit 10000000
 "$W" -q --state-dir "$work/ua" --server "$url" subscribe --name rss >"$work/sub.json" 2>/dev/null
 "$W" -q --state-dir "$work/ua" --server "$url" run --no-notify --jsonl "$work/out.jsonl" 2>"$work/run.err" &
 daemon=$!
-for _ in $(seq 100); do "$W" --state-dir "$work/ua" status >/dev/null 2>&1 && break; sleep 0.05; done
+wait_for_daemon
 
 # Sends messages until the file holds $1 lines, then prints the daemon's memory.
 fill_to() {
