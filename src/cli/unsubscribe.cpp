@@ -128,6 +128,41 @@ int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o) {
 
 void add_status_options(CLI::App& sub, bool& json) { sub.add_flag("--json", json, "print the status as JSON"); }
 
+namespace {
+
+// The status for people: one labelled line per field that has a value.
+void print_status_table(const nlohmann::ordered_json& status) {
+  auto field = [&](const char* label, const char* key) {
+    const auto it = status.find(key);
+    if (it == status.end() || it->is_null()) return;
+    std::printf("%-16s %s\n", label, it->is_string() ? it->get<std::string>().c_str() : it->dump().c_str());
+  };
+  field("state", "state");
+  field("detail", "detail");
+  field("server", "server");
+  field("uaid", "uaid");
+  field("connected since", "connected_since");
+  field("last message", "last_message_at");
+  field("subscriptions", "subscriptions");
+  field("store error", "store_error");
+  if (const auto it = status.find("inbox"); it != status.end()) {
+    std::printf("%-16s %lld stored, %lld delivered, %lld failed\n", "inbox",
+                static_cast<long long>(it->value("stored", 0)), static_cast<long long>(it->value("delivered", 0)),
+                static_cast<long long>(it->value("failed", 0)));
+  }
+  if (const auto it = status.find("counters"); it != status.end()) {
+    std::printf("%-16s %lld received, %lld duplicates, %lld decrypt errors, %lld reconnects\n", "counters",
+                static_cast<long long>(it->value("received", 0)), static_cast<long long>(it->value("duplicates", 0)),
+                static_cast<long long>(it->value("decrypt_errors", 0)),
+                static_cast<long long>(it->value("reconnects", 0)));
+    if (const long long ignored = it->value("ignored_frames", 0LL); ignored > 0) {
+      std::printf("%-16s %lld (unusable frames from the service, logged and skipped)\n", "ignored frames", ignored);
+    }
+  }
+}
+
+}  // namespace
+
 int run_status(const GlobalOptions& g, bool json) {
   auto control = ControlClient::connect(state_dir(g));
   nlohmann::ordered_json status;
@@ -158,32 +193,7 @@ int run_status(const GlobalOptions& g, bool json) {
   if (json) {
     std::printf("%s\n", status.dump().c_str());
   } else {
-    auto field = [&](const char* label, const char* key) {
-      const auto it = status.find(key);
-      if (it == status.end() || it->is_null()) return;
-      std::printf("%-16s %s\n", label, it->is_string() ? it->get<std::string>().c_str() : it->dump().c_str());
-    };
-    field("state", "state");
-    field("detail", "detail");
-    field("server", "server");
-    field("uaid", "uaid");
-    field("connected since", "connected_since");
-    field("last message", "last_message_at");
-    field("subscriptions", "subscriptions");
-    if (const auto it = status.find("inbox"); it != status.end()) {
-      std::printf("%-16s %lld stored, %lld delivered, %lld failed\n", "inbox",
-                  static_cast<long long>(it->value("stored", 0)), static_cast<long long>(it->value("delivered", 0)),
-                  static_cast<long long>(it->value("failed", 0)));
-    }
-    if (const auto it = status.find("counters"); it != status.end()) {
-      std::printf("%-16s %lld received, %lld duplicates, %lld decrypt errors, %lld reconnects\n", "counters",
-                  static_cast<long long>(it->value("received", 0)), static_cast<long long>(it->value("duplicates", 0)),
-                  static_cast<long long>(it->value("decrypt_errors", 0)),
-                  static_cast<long long>(it->value("reconnects", 0)));
-      if (const long long ignored = it->value("ignored_frames", 0LL); ignored > 0) {
-        std::printf("%-16s %lld (unusable frames from the service, logged and skipped)\n", "ignored frames", ignored);
-      }
-    }
+    print_status_table(status);
   }
   // Scripts and monitoring use the exit code: 1 when not connected.
   return connected ? kExitOk : kExitFailure;

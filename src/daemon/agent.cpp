@@ -386,6 +386,7 @@ AgentStatus Agent::status() const {
   s.last_message_ms = last_message_ms_;
   s.counters = counters_;
   s.counters.ignored_frames = static_cast<std::int64_t>(session_.bad_frames());
+  s.store_error = store_error_;
   return s;
 }
 
@@ -419,11 +420,20 @@ void Agent::flush_batch() {
   }
   mark_delivered(delivered);  // one transaction for the batch
   if (store_failed) {
-    // Unacked messages stay with the service; a new connection gets them again.
-    log().error("the inbox could not store {} message(s); reconnecting so that the service redelivers them",
-                std::count_if(results.begin(), results.end(), [](const auto& r) { return !r.ack; }));
-    apply(session_.on_store_failure(clock_->now()));
+    on_store_failure(results);
+  } else {
+    store_error_.reset();
   }
+}
+
+void Agent::on_store_failure(const std::vector<protocol::Received>& results) {
+  const auto failed = std::count_if(results.begin(), results.end(), [](const auto& r) { return !r.ack; });
+  const auto why = std::find_if(results.begin(), results.end(), [](const auto& r) { return r.failure.has_value(); });
+  store_error_ = why != results.end() ? why->failure->message() : std::string("the inbox refused the batch");
+  // Unacked messages stay with the service; a new connection gets them again.
+  log().error("the inbox could not store {} message(s): {}; reconnecting so that the service redelivers them", failed,
+              *store_error_);
+  apply(session_.on_store_failure(clock_->now()));
 }
 
 bool Agent::deliver_stored(const Message& m) {

@@ -57,6 +57,7 @@ std::string status_json(const AgentStatus& s, store::Store& store) {
                    {"decrypt_errors", s.counters.decrypt_errors},
                    {"reconnects", s.counters.reconnects},
                    {"ignored_frames", s.counters.ignored_frames}};
+  j["store_error"] = s.store_error ? ordered_json(*s.store_error) : ordered_json(nullptr);
   if (auto n = store.count_subscriptions()) j["subscriptions"] = *n;
   if (auto stats = store.inbox_stats()) {
     j["inbox"] = {{"stored", stats->stored}, {"delivered", stats->delivered}, {"failed", stats->failed}};

@@ -28,13 +28,19 @@ bool in_batch(const Batch& batch, const Notification& n) {
 // with `r.ack` saying why (left unset after a store failure: no ack).
 std::shared_ptr<const ChannelKeys> admit(InboxPort& inbox, const Batch& batch, const Notification& n, Received& r) {
   auto channel = inbox.find_channel(n.channel_id);
-  if (!channel) return nullptr;  // store failure: no ack
+  if (!channel) {
+    r.failure = channel.error();  // store failure: no ack
+    return nullptr;
+  }
   if (!*channel) {
     r.ack = AckCode::not_delivered;  // no subscription owns this channel
     return nullptr;
   }
   auto seen = inbox.contains(n.channel_id, n.version);
-  if (!seen) return nullptr;
+  if (!seen) {
+    r.failure = seen.error();
+    return nullptr;
+  }
   // The same message twice in one batch counts as a duplicate as well.
   if (*seen || in_batch(batch, n)) {
     r.ack = AckCode::not_delivered;
@@ -86,7 +92,10 @@ void store_batch(InboxPort& inbox, Batch& batch) {
   auto put = inbox.put(batch.to_store);
   if (!put || put->size() != batch.to_store.size()) {
     // Nothing of this batch is known to be durable: ack none of it.
-    for (const std::size_t i : batch.stored_index) batch.out[i].ack.reset();
+    for (const std::size_t i : batch.stored_index) {
+      batch.out[i].ack.reset();
+      if (!put) batch.out[i].failure = put.error();
+    }
     return;
   }
   for (std::size_t k = 0; k < batch.to_store.size(); ++k) {

@@ -656,6 +656,9 @@ TEST_F(AgentTest, StoreFailureMeansNoAckAndAReconnectThatGetsTheMessageAgain) {
   EXPECT_TRUE(sink.events.empty());
   EXPECT_EQ(agent->status().state, SessionState::backing_off);
   EXPECT_NE(agent->status().detail.find("store failure"), std::string::npos) << agent->status().detail;
+  // status says why, until a batch is stored again.
+  ASSERT_TRUE(agent->status().store_error);
+  EXPECT_NE(agent->status().store_error->find("injected"), std::string::npos) << *agent->status().store_error;
 
   raw_exec(tmp.db(), "DROP TRIGGER no_inbox");
   scheduler.advance(seconds(1));
@@ -665,6 +668,7 @@ TEST_F(AgentTest, StoreFailureMeansNoAckAndAReconnectThatGetsTheMessageAgain) {
   receive_and_flush(notification(sub, "v1", "hello"));  // the service redelivers what was not acked
   EXPECT_EQ(acks(), std::vector<json>{ack_frame(sub.channel_id, "v1", 100)});
   EXPECT_EQ(sink.events.size(), 1u);
+  EXPECT_FALSE(agent->status().store_error);
 }
 
 TEST_F(AgentTest, MessageNoSinkTookStaysUndelivered) {

@@ -124,12 +124,19 @@ TEST_F(ReceiverTest, StoreFailureMeansNoAck) {
   EXPECT_FALSE(out[0].ack);
   EXPECT_FALSE(out[1].ack);
   EXPECT_FALSE(out[0].message);
+  // Each says why, for the daemon's log and status.
+  for (const auto& r : out) {
+    ASSERT_TRUE(r.failure);
+    EXPECT_TRUE(r.failure->is(fakes::FakeErrc::injected)) << *r.failure;
+  }
 }
 
 TEST_F(ReceiverTest, LookupFailureMeansNoAck) {
   inbox.fail_find = true;
   const auto out = run({note("v1")});
   EXPECT_FALSE(out[0].ack);
+  ASSERT_TRUE(out[0].failure);
+  EXPECT_TRUE(out[0].failure->is(fakes::FakeErrc::injected)) << *out[0].failure;
   EXPECT_TRUE(inbox.stored.empty());
 }
 

@@ -72,6 +72,9 @@ struct AgentStatus {
   std::optional<std::int64_t> connected_since_ms;
   std::optional<std::int64_t> last_message_ms;
   AgentCounters counters;
+  /// Why the last batch of messages could not be stored (e.g. the disk is full);
+  /// cleared by the next batch that is stored.
+  std::optional<std::string> store_error;
 };
 
 /// The PushSubscription JSON web apps send to their servers.
@@ -144,6 +147,7 @@ class Agent final : public transport::ConnectionListener {
   void reap();
   void rearm();
   void flush_batch();
+  void on_store_failure(const std::vector<protocol::Received>& results);
   /// Hands an event to every sink; true when every one of them took it.
   bool dispatch(const sinks::Event& event);
   /// Hands a stored message to the sinks; true if it is now to be marked delivered.
@@ -190,6 +194,7 @@ class Agent final : public transport::ConnectionListener {
   std::optional<std::int64_t> connected_since_ms_;
   std::optional<std::int64_t> last_message_ms_;
   AgentCounters counters_;
+  std::optional<std::string> store_error_;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -56,6 +56,7 @@ struct Received {
   std::string version;
   std::optional<AckCode> ack;      ///< nullopt: do not ack (store failure)
   std::optional<Message> message;  ///< set when it was stored new: dispatch it to sinks
+  std::optional<Error> failure;    ///< why it was not stored (with ack nullopt)
 };
 
 class Receiver {
