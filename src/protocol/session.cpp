@@ -159,14 +159,18 @@ Actions Session::on_closed(DisconnectReason reason, int close_code, Instant now)
   return out;
 }
 
-Actions Session::on_frame(std::string_view frame, Instant now) {
-  Actions out;
-  if (!connected()) return out;
+bool Session::note_inbound(Instant now) {
+  if (!connected()) return false;
   last_seen_ = now;
-  // Any inbound frame proves the link is alive.
+  // Any inbound frame proves the link is alive, a bad one included.
   last_rx_boot_ = now.boot;
   ping_sent_at_.reset();
+  return true;
+}
 
+Actions Session::on_frame(std::string_view frame, Instant now) {
+  Actions out;
+  if (!note_inbound(now)) return out;
   auto parsed = parse_server_message(frame);
   if (!parsed) {
     const bool unparsable = parsed.error().is(Errc::not_json);
@@ -179,10 +183,7 @@ Actions Session::on_frame(std::string_view frame, Instant now) {
 
 Actions Session::on_oversized_frame(std::size_t bytes, Instant now) {
   Actions out;
-  if (!connected()) return out;
-  last_seen_ = now;
-  last_rx_boot_ = now.boot;
-  ping_sent_at_.reset();
+  if (!note_inbound(now)) return out;
   bad_frame(BadFrame::oversized, fmt::format("{} bytes or more", bytes), now, out);
   return out;
 }

@@ -225,11 +225,14 @@ Result<std::unique_ptr<Connection>> WsConnectionFactory::connect(ConnectionListe
   return std::unique_ptr<Connection>(std::move(*c));
 }
 
-WsConnection::~WsConnection() {
-  if (wsi_ != nullptr) {
-    lws_set_opaque_user_data(wsi_, nullptr);
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-  }
+WsConnection::~WsConnection() { abandon_wsi(); }
+
+void WsConnection::abandon_wsi() noexcept {
+  if (wsi_ == nullptr) return;
+  // Its callbacks find no connection any more, and lws drops it on its next turn.
+  lws_set_opaque_user_data(wsi_, nullptr);
+  lws_set_timeout(wsi_, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+  wsi_ = nullptr;
 }
 
 void WsConnection::send(std::string text) {
@@ -245,9 +248,7 @@ void WsConnection::close() {
   if (open_) {
     lws_callback_on_writable(wsi_);
   } else {
-    lws_set_opaque_user_data(wsi_, nullptr);
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-    wsi_ = nullptr;
+    abandon_wsi();
   }
 }
 
@@ -290,11 +291,7 @@ int WsConnection::on_append_handshake_header(lws* wsi, void* in, std::size_t len
 void WsConnection::on_handshake_timeout() {
   if (open_ || finished_) return;
   resolution_.reset();
-  if (wsi_ != nullptr) {
-    lws_set_opaque_user_data(wsi_, nullptr);
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-    wsi_ = nullptr;
-  }
+  abandon_wsi();
   finish(DisconnectReason::connect_timeout, 0,
          fmt::format("no answer to the WebSocket upgrade within {:.1f} s",
                      static_cast<double>(handshake_timeout_.count()) / 1000.0));

@@ -198,6 +198,7 @@ class Session {
   void fail(DisconnectReason reason, Instant now, Actions& out, std::string detail = {});  // close + back off
   void schedule_reconnect(DisconnectReason reason, int close_code, Instant now, Actions& out,
                           const std::string& detail = {});
+  bool note_inbound(Instant now);  // a frame arrived: the link lives; false when not connected
   void bad_frame(BadFrame kind, std::string_view detail, Instant now, Actions& out);
   void on_message(ServerMessage message, Instant now, Actions& out);
   void on_hello_mid_session(const HelloReply& reply, Instant now, Actions& out);

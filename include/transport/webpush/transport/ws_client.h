@@ -99,6 +99,7 @@ class WsConnection final : public Connection {
   void on_resolved(Result<std::string> address);
   void finish(protocol::DisconnectReason reason, int code, std::string detail) noexcept;
   void on_handshake_timeout();
+  void abandon_wsi() noexcept;  // detaches from the lws connection and has lws drop it
   // One per lws callback reason handle() dispatches; each returns handle()'s result.
   int on_append_handshake_header(lws* wsi, void* in, std::size_t len) noexcept;
   int on_established(lws* wsi) noexcept;
