@@ -130,6 +130,22 @@ void add_status_options(CLI::App& sub, bool& json) { sub.add_flag("--json", json
 
 namespace {
 
+// One line per sink that refused a message and catches up from the inbox.
+void print_sinks_behind(const nlohmann::ordered_json& status) {
+  const auto it = status.find("sinks_behind");
+  if (it == status.end() || !it->is_array()) return;
+  for (const auto& b : *it) {
+    if (!b.is_object()) continue;
+    const auto text = [&](const char* key) {
+      const auto v = b.find(key);
+      return v != b.end() && v->is_string() ? v->get<std::string>() : std::string("?");
+    };
+    const auto from = b.find("from_message");
+    std::printf("%-16s %s: %s (message #%s and later wait in the inbox)\n", "sink behind", text("sink").c_str(),
+                text("error").c_str(), from != b.end() && from->is_number_integer() ? from->dump().c_str() : "?");
+  }
+}
+
 // The status for people: one labelled line per field that has a value.
 void print_status_table(const nlohmann::ordered_json& status) {
   auto field = [&](const char* label, const char* key) {
@@ -145,6 +161,7 @@ void print_status_table(const nlohmann::ordered_json& status) {
   field("last message", "last_message_at");
   field("subscriptions", "subscriptions");
   field("store error", "store_error");
+  print_sinks_behind(status);
   if (const auto it = status.find("inbox"); it != status.end()) {
     std::printf("%-16s %lld stored, %lld delivered, %lld failed\n", "inbox",
                 static_cast<long long>(it->value("stored", 0)), static_cast<long long>(it->value("delivered", 0)),

@@ -102,7 +102,8 @@ Agent::Agent(store::Store& store, transport::ConnectionFactory& connections, eve
       clock_(&clock),
       inbox_(std::make_unique<StoreInbox>(store)),
       receiver_(*inbox_),
-      session_(options_.session, jitter, [this] { return new_channel_id(); }) {}
+      session_(options_.session, jitter, [this] { return new_channel_id(); }),
+      dispatcher_(store, scheduler, clock) {}
 
 Agent::~Agent() {
   *alive_ = false;
@@ -182,41 +183,9 @@ Result<void> Agent::start() {
     apply(session_.start(clock_->now()));
     return {};
   }
-  if (auto ok = redispatch_undelivered(); !ok) return ok;
+  if (auto ok = dispatcher_.redispatch_undelivered(); !ok) return ok;
   apply(session_.start(clock_->now()));
   return {};
-}
-
-Result<void> Agent::redispatch_undelivered() {
-  // What was stored but not marked delivered before a stop is handed over now,
-  // with its channel ID and version as the idempotency key.
-  auto undelivered = store_->list_undelivered();
-  if (!undelivered) return tl::unexpected(undelivered.error());
-  if (undelivered->empty()) return {};
-  log().info("re-dispatching {} undelivered message(s)", undelivered->size());
-  // A crash between a sink's write and the delivered mark: sinks that can tell
-  // which of these they hold already will not take them twice.
-  std::vector<const Message*> pending;
-  pending.reserve(undelivered->size());
-  for (const auto& m : *undelivered) pending.push_back(&m);
-  for (auto* sink : sinks_) sink->recover(pending);
-  std::map<std::int64_t, std::string> names;  // subscription id → name, one look-up each
-  std::vector<std::int64_t> delivered;
-  for (Message& m : *undelivered) {
-    if (m.subscription_id) m.subscription = subscription_name(*m.subscription_id, names);
-    if (deliver_stored(m)) delivered.push_back(m.id);
-  }
-  mark_delivered(delivered);
-  return {};
-}
-
-std::string Agent::subscription_name(std::int64_t id, std::map<std::int64_t, std::string>& cache) {
-  auto [it, fresh] = cache.try_emplace(id);
-  if (!fresh) return it->second;
-  auto sub = store_->find_subscription_by_id(id);
-  if (!sub) log().warn("re-dispatch: cannot look up subscription {}: {}", id, sub.error().message());
-  if (sub && *sub) it->second = (*sub)->name;
-  return it->second;
 }
 
 void Agent::shutdown() {
@@ -384,6 +353,7 @@ AgentStatus Agent::status() const {
   s.server = options_.server;
   s.connected_since_ms = connected_since_ms_;
   s.last_message_ms = last_message_ms_;
+  s.sinks_behind = dispatcher_.behind();
   s.counters = counters_;
   s.counters.ignored_frames = static_cast<std::int64_t>(session_.bad_frames());
   s.store_error = store_error_;
@@ -412,13 +382,7 @@ void Agent::flush_batch() {
     acks.insert(acks.end(), a.begin(), a.end());
   }
   apply(std::move(acks));
-  std::vector<std::int64_t> delivered;
-  for (const auto& r : results) {
-    if (!r.message) continue;
-    last_message_ms_ = now_ms;
-    if (options_.deliver && deliver_stored(*r.message)) delivered.push_back(r.message->id);
-  }
-  mark_delivered(delivered);  // one transaction for the batch
+  deliver(results);
   if (store_failed) {
     on_store_failure(results);
   } else {
@@ -436,36 +400,18 @@ void Agent::on_store_failure(const std::vector<protocol::Received>& results) {
   apply(session_.on_store_failure(clock_->now()));
 }
 
-bool Agent::deliver_stored(const Message& m) {
-  const bool all_took_it = dispatch(sinks::event_of(m));
-  if (m.error) {
-    log().warn("message {} on {} could not be decrypted: {}", m.version,
-               m.subscription.empty() ? m.channel_id : m.subscription, *m.error);
-    return false;  // stays "failed" in the inbox
-  }
-  // Delivered only once every sink has it (sink.h); a refusal leaves the row
-  // stored, and the next start hands it to every sink again (at-least-once).
-  return all_took_it;
-}
-
-void Agent::mark_delivered(const std::vector<std::int64_t>& ids) {
-  if (ids.empty()) return;
-  if (auto ok = store_->mark_delivered_batch(ids, clock_->now().wall_ms); !ok) {
-    // They are dispatched again at the next start: at-least-once, never lost.
-    log().error("cannot mark {} message(s) delivered: {}", ids.size(), ok.error().message());
-  }
-}
-
-bool Agent::dispatch(const sinks::Event& event) {
-  bool all_took_it = true;
-  for (auto* sink : sinks_) {
-    if (auto ok = sink->deliver(event); !ok) {
-      log().error("{} sink: {}", sink->name(), ok.error().message());
-      all_took_it = false;
+void Agent::deliver(const std::vector<protocol::Received>& results) {
+  std::vector<const Message*> stored;
+  for (const auto& r : results) {
+    if (!r.message) continue;
+    last_message_ms_ = clock_->now().wall_ms;
+    stored.push_back(&*r.message);
+    if (const auto& m = *r.message; m.error) {
+      log().warn("message {} on {} could not be decrypted: {}", m.version,
+                 m.subscription.empty() ? m.channel_id : m.subscription, *m.error);
     }
   }
-  if (event_observer_) event_observer_(event);
-  return all_took_it;
+  if (options_.deliver) dispatcher_.deliver(stored);
 }
 
 void Agent::subscribe(std::string name, std::optional<Bytes> app_server_key, SubscribeCallback done) {
@@ -538,7 +484,8 @@ void Agent::on_register_ok(const protocol::action::RegisterOk& ok) {
     }
     if (sub && *sub) {
       log().warn("subscription {} has a new endpoint; tell its application server", p.name);
-      dispatch(sinks::SubscriptionChangedEvent{p.name, p.old_endpoint, ok.endpoint, subscription_json(**sub)});
+      dispatcher_.broadcast(
+          sinks::SubscriptionChangedEvent{p.name, p.old_endpoint, ok.endpoint, subscription_json(**sub)});
     }
     return;
   }

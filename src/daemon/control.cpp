@@ -58,6 +58,10 @@ std::string status_json(const AgentStatus& s, store::Store& store) {
                    {"reconnects", s.counters.reconnects},
                    {"ignored_frames", s.counters.ignored_frames}};
   j["store_error"] = s.store_error ? ordered_json(*s.store_error) : ordered_json(nullptr);
+  j["sinks_behind"] = ordered_json::array();
+  for (const auto& b : s.sinks_behind) {
+    j["sinks_behind"].push_back({{"sink", b.sink}, {"from_message", b.from_id}, {"error", b.error}});
+  }
   if (auto n = store.count_subscriptions()) j["subscriptions"] = *n;
   if (auto stats = store.inbox_stats()) {
     j["inbox"] = {{"stored", stats->stored}, {"delivered", stats->delivered}, {"failed", stats->failed}};

@@ -268,8 +268,7 @@ Result<void> ExecSink::deliver(const Event& event) {
   if (m == nullptr) return {};
   Impl& s = *impl_;
   if (s.queue.size() >= s.options.max_queued) {
-    return fail(Errc::io, fmt::format("exec: {} commands are already waiting; message {} on {} is not run",
-                                      s.queue.size(), m->version, m->subscription));
+    return fail(Errc::io, fmt::format("exec: {} commands are already waiting", s.queue.size()));
   }
   auto job = std::make_unique<Impl::Job>();
   job->version = m->version;

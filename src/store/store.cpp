@@ -43,6 +43,7 @@ enum class Sql : std::size_t {
   inbox_mark_delivered,
   inbox_mark_failed,
   inbox_undelivered,
+  inbox_undelivered_from,
   inbox_list,
   inbox_prune,
   inbox_stats,
@@ -95,6 +96,8 @@ constexpr std::string_view sql_text(Sql s) noexcept {
     case Sql::inbox_mark_failed: return "UPDATE inbox SET state = 'failed', error = ?2 WHERE id = ?1";
     case Sql::inbox_undelivered:
       return "SELECT " WEBPUSH_INBOX_COLUMNS " FROM inbox WHERE state = 'stored' ORDER BY received_at, id";
+    case Sql::inbox_undelivered_from:
+      return "SELECT " WEBPUSH_INBOX_COLUMNS " FROM inbox WHERE state = 'stored' AND id >= ?1 ORDER BY id LIMIT ?2";
     case Sql::inbox_list:
       // NULL parameters do not filter; LIMIT -1 is no limit.
       return "SELECT " WEBPUSH_INBOX_COLUMNS
@@ -817,6 +820,13 @@ Result<std::optional<InboxEntry>> Store::find_message(std::int64_t id) {
 
 Result<std::vector<InboxEntry>> Store::list_undelivered() {
   return impl_->all_rows<InboxEntry>(impl_->stmt(Sql::inbox_undelivered), &Impl::read_inbox);
+}
+
+Result<std::vector<InboxEntry>> Store::list_undelivered_from(std::int64_t first_id, std::int64_t limit) {
+  if (limit < 0)
+    return fail(Errc::invalid_argument, fmt::format("{}: list_undelivered_from: negative limit", path().string()));
+  return impl_->all_rows<InboxEntry>(impl_->stmt(Sql::inbox_undelivered_from).bind(1, first_id).bind(2, limit),
+                                     &Impl::read_inbox);
 }
 
 Result<std::vector<InboxEntry>> Store::list_messages(const MessageFilter& filter) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -405,6 +406,206 @@ TEST_F(FaultTest, SoakOfSixHundredWebSocketPingsHasNoDisconnect) {
   std::printf("[ measure  ] %.0f s with a WebSocket Ping every 0.2 s (%lld Pings), %d messages: %d disconnects\n",
               std::chrono::duration<double>(soak).count(), static_cast<long long>(soak.count() / 200), sent,
               count_of(log, "disconnected"));
+  EXPECT_EQ(daemon->stop(), 0);
+}
+
+// ---- a full disk -------------------------------------------------------------------
+
+/// `webpushd status --json` of the daemon running on `state_dir`.
+json daemon_status(const std::filesystem::path& state_dir) {
+  std::string output;
+  const int rc = ServiceProcess::run_once({"--state-dir", state_dir.string(), "status", "--json"}, output);
+  // 1 says "not connected", which the daemon often is while the disk is full.
+  if (rc != 0 && rc != 1) throw SupportError("status failed (" + std::to_string(rc) + "): " + output);
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.front() == '{') return json::parse(line);
+  }
+  throw SupportError("status printed no JSON: " + output);
+}
+
+/// POSTs "m-<from>" … "m-<to - 1>"; returns the payloads the service answered 201 for.
+std::set<std::string> post_range(std::uint16_t port, const PushSubscription& sub, int from, int to) {
+  std::set<std::string> accepted;
+  for (int i = from; i < to; ++i) {
+    const std::string payload = "m-" + std::to_string(i);
+    if (post_message(port, sub, payload).status == 201) accepted.insert(payload);
+  }
+  return accepted;
+}
+
+TEST_F(FaultTest, AFullDiskIsNeverAckedIsReportedAndEverythingArrivesOnceThereIsSpace) {
+  constexpr int kBefore = 20;
+  constexpr int kDuring = 100;
+  const auto flag = tmp.path() / "disk-is-full";
+  const auto file = ua_dir / "messages.jsonl";  // the sink's file is on the full disk too
+  ServiceProcess service({.state_dir = svc_dir, .extra_args = kNoMessageLimit});
+  const auto sub = subscribe(ua_dir, service.ws_url(), "disk");
+  DaemonProcess daemon({.state_dir = ua_dir,
+                        .server = service.ws_url(),
+                        .extra_args = {"--no-notify", "--backoff-initial", "0.1", "--backoff-max", "1"},
+                        .jsonl = file.string(),
+                        .env = {"LD_PRELOAD=" WEBPUSHD_ENOSPC_SHIM, "WEBPUSHD_ENOSPC_DIR=" + ua_dir.string(),
+                                "WEBPUSHD_ENOSPC_FLAG=" + flag.string()}});
+  daemon.wait_log("connected to");
+  auto accepted = post_range(service.port(), sub, 0, kBefore);
+  ASSERT_TRUE(wait_payloads(file, accepted, Millis(10000))) << daemon.log();
+
+  std::ofstream(flag) << "full\n";
+  const auto during = post_range(service.port(), sub, kBefore, kBefore + kDuring);
+  accepted.insert(during.begin(), during.end());
+  ASSERT_EQ(static_cast<int>(during.size()), kDuring) << "the service itself refused messages";
+  daemon.wait_log("disk is full", Millis(10000));
+  const json full = daemon_status(ua_dir);
+  EXPECT_NE(full.value("store_error", json()).dump().find("disk is full"), std::string::npos) << full.dump();
+  daemon.read_for(Millis(2000));  // it goes on retrying, at the backoff's pace
+  EXPECT_EQ(count_file(file).lines, kBefore) << "nothing may reach the sink that the inbox did not store";
+  const int refused_batches = count_of(daemon.log(), "could not store");
+  EXPECT_LE(refused_batches, 12) << "a retry storm: " << refused_batches << " attempts in about 2.5 s";
+
+  std::filesystem::remove(flag);
+  const auto freed_at = Clock::now();
+  const bool all = wait_payloads(file, accepted, Millis(30000));
+  const auto took = std::chrono::duration_cast<Millis>(Clock::now() - freed_at);
+  EXPECT_TRUE(all) << lines_in(file) << " lines; log:\n" << daemon.log();
+  const auto count = count_file(file);
+  const auto v = judge(count, accepted);
+  EXPECT_EQ(v.lost, 0);
+  EXPECT_EQ(v.duplicated, 0);
+  EXPECT_EQ(v.unexpected, 0);
+  EXPECT_EQ(count.torn, 0);
+  const json after = daemon_status(ua_dir);
+  EXPECT_TRUE(after.value("store_error", json()).is_null()) << after.dump();
+  std::printf(
+      "[ measure  ] disk full while %d messages arrived: %d refused batches (no ack) in the first 2.5 s, "
+      "status said \"%s\"; all %zu delivered %lld ms after space returned; lost %d, duplicated %d\n",
+      kDuring, refused_batches, full.value("store_error", "").c_str(), accepted.size(),
+      static_cast<long long>(took.count()), v.lost, v.duplicated);
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
+TEST_F(FaultTest, AFullDiskUnderTheSinkFileOnlyHoldsMessagesInTheInboxUntilThereIsSpace) {
+  constexpr int kBefore = 10;
+  constexpr int kDuring = 50;
+  const auto flag = tmp.path() / "disk-is-full";
+  // Only the sink's file is on the full disk (say /var/log), the state is not.
+  DaemonOptions options{.state_dir = ua_dir, .jsonl = sink_file.string()};
+  ServiceProcess service({.state_dir = svc_dir, .extra_args = kNoMessageLimit});
+  const auto sub = subscribe(ua_dir, service.ws_url(), "disk");
+  options.server = service.ws_url();
+  options.extra_args = {"--no-notify"};
+  options.env = {"LD_PRELOAD=" WEBPUSHD_ENOSPC_SHIM, "WEBPUSHD_ENOSPC_DIR=" + sink_file.string(),
+                 "WEBPUSHD_ENOSPC_FLAG=" + flag.string()};
+  DaemonProcess daemon(options);
+  daemon.wait_log("connected to");
+  auto accepted = post_range(service.port(), sub, 0, kBefore);
+  ASSERT_TRUE(wait_payloads(sink_file, accepted, Millis(10000))) << daemon.log();
+
+  std::ofstream(flag) << "full\n";
+  const auto during = post_range(service.port(), sub, kBefore, kBefore + kDuring);
+  accepted.insert(during.begin(), during.end());
+  daemon.wait_log("jsonl sink cannot take message", Millis(10000));
+  daemon.read_for(Millis(500));
+  const json full = daemon_status(ua_dir);
+  ASSERT_EQ(full.value("sinks_behind", json::array()).size(), 1u) << full.dump();
+  const json behind = full["sinks_behind"][0];
+  EXPECT_EQ(behind.value("sink", ""), "jsonl");
+  EXPECT_NE(behind.value("error", "").find("No space left on device"), std::string::npos) << behind.dump();
+  EXPECT_EQ(full["inbox"].value("stored", -1), kDuring) << "stored (and acked), waiting for the sink";
+  EXPECT_EQ(count_file(sink_file).lines, kBefore);
+
+  std::filesystem::remove(flag);
+  const auto freed_at = Clock::now();
+  const bool all = wait_payloads(sink_file, accepted, Millis(30000));
+  const auto took = std::chrono::duration_cast<Millis>(Clock::now() - freed_at);
+  EXPECT_TRUE(all) << lines_in(sink_file) << " lines; log:\n" << daemon.log();
+  daemon.read_for(Millis(200));
+  const auto count = count_file(sink_file);
+  const auto v = judge(count, accepted);
+  EXPECT_EQ(v.lost, 0);
+  EXPECT_EQ(v.duplicated, 0);
+  EXPECT_EQ(count.torn, 0);
+  const json after = daemon_status(ua_dir);
+  EXPECT_TRUE(after.value("sinks_behind", json::array()).empty()) << after.dump();
+  EXPECT_EQ(after["inbox"].value("stored", -1), 0);
+  std::printf(
+      "[ measure  ] sink file's disk full while %d messages arrived: all stored and acked, the sink owed them; "
+      "all %zu in the file %lld ms after space returned; lost %d, duplicated %d, torn %d\n",
+      kDuring, accepted.size(), static_cast<long long>(took.count()), v.lost, v.duplicated, count.torn);
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
+// ---- a flood the sink cannot keep up with -----------------------------------------
+
+/// The daemon's peak resident set (VmHWM), in KiB.
+long peak_rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
+}
+
+/// payload → lines of `file` that are exactly it.
+std::map<std::string, int> count_plain_lines(const std::filesystem::path& file) {
+  std::map<std::string, int> seen;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) ++seen[line];
+  return seen;
+}
+
+TEST_F(FaultTest, AFloodFasterThanTheSinkLosesNothingAndMemoryStaysBounded) {
+  constexpr int kMessages = 1500;
+  // The idle daemon is about 22 MB; the flood may add a batch and the sink's
+  // queue, never the backlog, which waits in the inbox.
+  constexpr long kPeakBoundKib = 32 * 1024;
+  const auto ran = tmp.path() / "exec.out";
+  // Each run starts a shell (several ms) and appends its payload as one line
+  // (one short O_APPEND write each, so concurrent runs do not interleave).
+  const std::string command = "sh -c 'printf \"%s\\n\" \"$(cat)\" >> " + ran.string() + "'";
+  ServiceProcess service({.state_dir = svc_dir, .extra_args = kNoMessageLimit});
+  const auto sub = subscribe(ua_dir, service.ws_url(), "flood");
+  auto daemon = start_daemon(service.ws_url(), {"--exec", command});
+  daemon->wait_log("connected to");
+
+  const auto start = Clock::now();
+  Burst burst(service.port(), sub, kMessages);
+  burst.join();
+  const auto posted = std::chrono::duration_cast<Millis>(Clock::now() - start);
+  ASSERT_EQ(static_cast<int>(burst.accepted().size()), kMessages) << "the service refused " << burst.refused();
+  EXPECT_TRUE(wait_payloads(sink_file, burst.accepted(), Millis(60000))) << daemon->log();
+  const auto deadline = Clock::now() + Millis(120000);
+  while (count_plain_lines(ran).size() < burst.accepted().size() && remaining(deadline).count() > 0) {
+    std::this_thread::sleep_for(Millis(100));
+  }
+  const auto drained = std::chrono::duration_cast<Millis>(Clock::now() - start);
+  const long peak = peak_rss_kib(daemon->pid());
+  daemon->read_for(Millis(300));
+
+  const auto runs = count_plain_lines(ran);
+  int lost = 0;
+  int duplicated = 0;
+  for (const auto& p : burst.accepted()) {
+    const auto it = runs.find(p);
+    if (it == runs.end()) ++lost;
+    if (it != runs.end() && it->second > 1) duplicated += it->second - 1;
+  }
+  const auto v = judge(count_file(sink_file), burst.accepted());
+  const int fell_behind = count_of(daemon->log(), "exec sink cannot take message");
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(duplicated, 0);
+  EXPECT_EQ(static_cast<int>(runs.size()), kMessages);
+  EXPECT_EQ(v.lost, 0);
+  EXPECT_EQ(v.duplicated, 0);
+  EXPECT_GE(fell_behind, 1) << "the command kept up: the case did not flood it";
+  EXPECT_GT(peak, 0);
+  EXPECT_LT(peak, kPeakBoundKib) << "peak RSS " << peak << " KiB";
+  std::printf(
+      "[ measure  ] flood: %d messages POSTed in %lld ms, the command ran for each in %lld ms; exec lost %d, "
+      "duplicated %d; JSON lines lost %d, duplicated %d; the exec sink fell behind %d time(s); peak RSS "
+      "(VmHWM) %.1f MB (bound %.0f MB)\n",
+      kMessages, static_cast<long long>(posted.count()), static_cast<long long>(drained.count()), lost, duplicated,
+      v.lost, v.duplicated, fell_behind, peak / 1024.0, kPeakBoundKib / 1024.0);
   EXPECT_EQ(daemon->stop(), 0);
 }
 

@@ -33,6 +33,7 @@ DaemonProcess::DaemonProcess(DaemonOptions options) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(out[1], 1);
     dup2(err[1], 2);
+    for (auto& e : options.env) putenv(e.data());  // the child's own copy of options, alive until execv
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

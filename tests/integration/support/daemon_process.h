@@ -21,6 +21,7 @@ struct DaemonOptions {
   std::string server;                   ///< ws://127.0.0.1:<port>/
   std::vector<std::string> extra_args;  ///< appended to `run`, e.g. {"--ping-interval", "1"}
   std::string jsonl = "-";              ///< the --jsonl target; a file's lines are not read by wait_event
+  std::vector<std::string> env;         ///< "NAME=value" added to the daemon's environment (e.g. LD_PRELOAD)
 };
 
 class DaemonProcess {

@@ -27,6 +27,7 @@
 
 #include "webpush/core/clock.h"
 #include "webpush/core/error.h"
+#include "webpush/daemon/dispatcher.h"
 #include "webpush/event/scheduler.h"
 #include "webpush/protocol/receiver.h"
 #include "webpush/protocol/session.h"
@@ -75,6 +76,8 @@ struct AgentStatus {
   /// Why the last batch of messages could not be stored (e.g. the disk is full);
   /// cleared by the next batch that is stored.
   std::optional<std::string> store_error;
+  /// Sinks that refused a message and get it, and the later ones, from the inbox.
+  std::vector<SinkBacklog> sinks_behind;
 };
 
 /// The PushSubscription JSON web apps send to their servers.
@@ -92,9 +95,9 @@ class Agent final : public transport::ConnectionListener {
   ~Agent() override;
 
   /// Sinks every event goes to (borrowed; replaced on reload).
-  void set_sinks(std::vector<sinks::Sink*> sinks) { sinks_ = std::move(sinks); }
-  /// Also told every event (control-socket watchers).
-  void set_event_observer(EventObserver observer) { event_observer_ = std::move(observer); }
+  void set_sinks(const std::vector<sinks::Sink*>& sinks) { dispatcher_.set_sinks(sinks); }
+  /// Also told every event once (control-socket watchers).
+  void set_event_observer(EventObserver observer) { dispatcher_.set_observer(std::move(observer)); }
   void set_state_observer(StateObserver observer) { state_observer_ = std::move(observer); }
 
   /// Re-dispatches undelivered inbox rows, then starts connecting. Errors: store,
@@ -148,13 +151,7 @@ class Agent final : public transport::ConnectionListener {
   void rearm();
   void flush_batch();
   void on_store_failure(const std::vector<protocol::Received>& results);
-  /// Hands an event to every sink; true when every one of them took it.
-  bool dispatch(const sinks::Event& event);
-  /// Hands a stored message to the sinks; true if it is now to be marked delivered.
-  bool deliver_stored(const Message& m);
-  Result<void> redispatch_undelivered();
-  std::string subscription_name(std::int64_t id, std::map<std::int64_t, std::string>& cache);
-  void mark_delivered(const std::vector<std::int64_t>& ids);
+  void deliver(const std::vector<protocol::Received>& results);
   void reregister_all();
   void on_register_ok(const protocol::action::RegisterOk& ok);
   void on_register_failed(const protocol::action::RegisterFailed& failed);
@@ -182,8 +179,7 @@ class Agent final : public transport::ConnectionListener {
   bool flush_pending_ = false;                                  // a deferred flush_batch() is scheduled
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // deferred work outliving the Agent checks it
   std::vector<protocol::Notification> batch_;
-  std::vector<sinks::Sink*> sinks_;
-  EventObserver event_observer_;
+  Dispatcher dispatcher_;
   StateObserver state_observer_;
   protocol::RequestId next_request_ = 1;
   std::map<protocol::RequestId, PendingSubscribe> subscribes_;

@@ -54,11 +54,12 @@ struct ExecResult {
 };
 
 struct ExecOptions {
-  std::string command;            ///< split once with split_command
-  std::size_t max_running = 4;    ///< commands running at the same time
-  std::size_t max_queued = 1000;  ///< waiting commands; beyond this deliver() fails
-  Duration time_limit{30'000};    ///< then SIGTERM
-  Duration kill_grace{5'000};     ///< after SIGTERM, then SIGKILL
+  std::string command;          ///< split once with split_command
+  std::size_t max_running = 4;  ///< commands running at the same time
+  std::size_t max_queued =
+      64;  ///< waiting commands; beyond this deliver() fails (the daemon keeps the rest in the inbox)
+  Duration time_limit{30'000};  ///< then SIGTERM
+  Duration kill_grace{5'000};   ///< after SIGTERM, then SIGKILL
   /// Observer called on the loop thread after each command has ended (or
   /// failed to start); optional. Lets the daemon count and tests wait.
   std::function<void(const ExecResult&)> on_finished;

@@ -250,6 +250,10 @@ class Store {
   Result<std::optional<InboxEntry>> find_message(std::int64_t id);
   /// Rows still `stored`, oldest first: what to dispatch again at start.
   Result<std::vector<InboxEntry>> list_undelivered();
+  /// Rows still `stored` with id >= first_id, in id (arrival) order, at most
+  /// `limit`: a sink catching up reads its backlog a batch at a time.
+  /// Errors: invalid_argument (negative limit).
+  Result<std::vector<InboxEntry>> list_undelivered_from(std::int64_t first_id, std::int64_t limit);
   /// The newest matches (at most filter.limit), returned oldest first.
   Result<std::vector<InboxEntry>> list_messages(const MessageFilter& filter = {});
   /// Deletes delivered and failed rows received before now - max_age, and those
