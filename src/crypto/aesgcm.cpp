@@ -411,8 +411,10 @@ Result<Bytes> aesgcm_decrypt(ByteView body, const AesgcmParams& params, const Re
   if (!sender) return tl::unexpected(sender.error().with_context("aesgcm: sender key (dh)"));
   auto secret = ecdh(keys.key, *sender);
   if (!secret) return tl::unexpected(secret.error());
+  const detail::CleanseOnExit wipe_secret(*secret);
   auto key = derive_aesgcm_key(*secret, keys.auth_secret, params.salt, keys.key.public_bytes(), sender->bytes());
   if (!key) return tl::unexpected(key.error());
+  const detail::CleanseOnExit wipe_key(*key);
   return decrypt_records(body, *key, params.rs);
 }
 

@@ -143,9 +143,9 @@ Result<KeyPair> KeyPair::from_private(ByteView scalar) {
   return KeyPair(PkeyPtr(raw), point);
 }
 
-Bytes KeyPair::private_bytes() const {
+SecretBytes KeyPair::private_bytes() const {
   BIGNUM* raw = nullptr;
-  Bytes out(kPrivateKeySize);
+  SecretBytes out(kPrivateKeySize);
   if (EVP_PKEY_get_bn_param(pkey_.get(), OSSL_PKEY_PARAM_PRIV_KEY, &raw) != 1) {
     // Only possible for a key without its private half, which KeyPair never holds.
     ERR_clear_error();
@@ -178,6 +178,10 @@ Result<Bytes> random_bytes(std::size_t n) {
   return out;
 }
 
-Result<Bytes> generate_auth_secret() { return random_bytes(kAuthSecretSize); }
+Result<SecretBytes> generate_auth_secret() {
+  SecretBytes out(kAuthSecretSize);
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) return tl::unexpected(openssl_error("RAND_bytes"));
+  return out;
+}
 
 }  // namespace webpush::crypto

@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "webpush/core/bytes.h"
@@ -32,6 +34,22 @@ using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, Deleter<EVP_MAC_CTX_free>>;
 
 /// The error of an OpenSSL call that failed; drains and names the OpenSSL error queue.
 Error openssl_error(std::string_view what);
+
+/// Overwrites a secret the decrypt path derives (the ECDH output, the IKM, the
+/// content key) when it goes out of scope, on every return path.
+template <class T>
+class CleanseOnExit {
+  static_assert(std::is_trivially_copyable_v<T>, "cleansed as raw bytes");
+
+ public:
+  explicit CleanseOnExit(T& value) noexcept : value_(&value) {}
+  ~CleanseOnExit() { OPENSSL_cleanse(value_, sizeof(T)); }
+  CleanseOnExit(const CleanseOnExit&) = delete;
+  CleanseOnExit& operator=(const CleanseOnExit&) = delete;
+
+ private:
+  T* value_;
+};
 
 inline constexpr std::size_t kSha256Size = 32;
 using Sha256 = std::array<std::uint8_t, kSha256Size>;

@@ -45,10 +45,13 @@ Result<Bytes> webpush_decrypt(ByteView body, const ReceiverKeys& keys, const Dec
   if (!sender) return tl::unexpected(sender.error().with_context("aes128gcm: sender key"));
   auto secret = ecdh(keys.key, *sender);
   if (!secret) return tl::unexpected(secret.error());
+  const detail::CleanseOnExit wipe_secret(*secret);
   auto ikm = webpush_ikm(*secret, keys.auth_secret, keys.key.public_bytes(), header->keyid);
   if (!ikm) return tl::unexpected(ikm.error());
+  const detail::CleanseOnExit wipe_ikm(*ikm);
   auto key = derive_aes128gcm_key(*ikm, header->salt);
   if (!key) return tl::unexpected(key.error());
+  const detail::CleanseOnExit wipe_key(*key);
   return aes128gcm_decrypt_records(body.subspan(header->size), *key, header->rs);
 }
 

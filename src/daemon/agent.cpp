@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "webpush/core/base64url.h"
 #include "webpush/core/log.h"
+#include "webpush/core/utf8.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/protocol/messages.h"
 
@@ -34,6 +35,9 @@ spdlog::logger& log() { return layer_logger("daemon"); }
 namespace {
 
 using detail::log;
+
+// At trace level (-vv) each frame is logged, up to this many bytes of it.
+constexpr std::size_t kTracedFrameBytes = 1024;
 
 }  // namespace
 
@@ -208,7 +212,10 @@ void Agent::on_network_change() {
 
 void Agent::on_open() { apply(session_.on_connected(clock_->now())); }
 
-void Agent::on_text(std::string_view frame) { apply(session_.on_frame(frame, clock_->now())); }
+void Agent::on_text(std::string_view frame) {
+  log().trace("frame in: {}", printable_prefix(frame, kTracedFrameBytes));
+  apply(session_.on_frame(frame, clock_->now()));
+}
 
 void Agent::on_oversized_frame(std::size_t bytes) { apply(session_.on_oversized_frame(bytes, clock_->now())); }
 
@@ -231,7 +238,10 @@ void Agent::apply(protocol::Actions actions) {
 bool Agent::apply_one(protocol::Action& a) {
   using namespace protocol::action;
   if (auto* send = std::get_if<Send>(&a)) {
-    if (conn_) conn_->send(std::move(send->frame));
+    if (conn_) {
+      log().trace("frame out: {}", printable_prefix(send->frame, kTracedFrameBytes));
+      conn_->send(std::move(send->frame));
+    }
   } else if (std::get_if<Connect>(&a)) {
     return on_connect();
   } else if (auto* close = std::get_if<Close>(&a)) {

@@ -321,10 +321,15 @@ std::string Statement::column_text(int index) const {
 }
 
 Bytes Statement::column_blob(int index) const {
+  const ByteView blob = column_blob_view(index);
+  return Bytes(blob.begin(), blob.end());
+}
+
+ByteView Statement::column_blob_view(int index) const {
   const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, index));
   const int size = sqlite3_column_bytes(stmt_, index);
   if (blob == nullptr || size <= 0) return {};
-  return Bytes(blob, blob + size);
+  return {blob, static_cast<std::size_t>(size)};
 }
 
 std::optional<std::int64_t> Statement::column_optional_int64(int index) const noexcept {

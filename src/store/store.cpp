@@ -225,9 +225,9 @@ struct Store::Impl {
     out.server = s.column_text(2);
     out.channel_id = s.column_text(3);
     out.endpoint = s.column_text(4);
-    out.private_key = s.column_blob(5);
+    out.private_key = to_secret(s.column_blob_view(5));
     out.public_key = s.column_blob(6);
-    out.auth_secret = s.column_blob(7);
+    out.auth_secret = to_secret(s.column_blob_view(7));
     out.app_server_key = s.column_optional_blob(8);
     out.created_at = s.column_int64(9);
     const std::string state = s.column_text(10);
@@ -579,8 +579,8 @@ Result<void> Store::clear_uaid(std::string_view server) {
 
 namespace {
 
-Result<void> check_keys(const std::filesystem::path& path, std::string_view who, const Bytes& private_key,
-                        const Bytes& public_key, const Bytes& auth_secret) {
+Result<void> check_keys(const std::filesystem::path& path, std::string_view who, ByteView private_key,
+                        ByteView public_key, ByteView auth_secret) {
   // Sizes only: the values themselves never go into a message.
   auto bad = [&](std::string_view what, std::size_t want, std::size_t got) {
     return fail(Errc::invalid_argument,

@@ -51,7 +51,7 @@ const Fixture& fixture() {
     for (std::size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<std::uint8_t>(i * 7);
     auto body = webpush::crypto::webpush_encrypt(plain, *pub, *auth);
     if (!body || body->size() != 4096) die("encrypt");
-    return Fixture{std::move(*ua), *auth, std::move(*body), std::move(plain)};
+    return Fixture{std::move(*ua), Bytes(auth->begin(), auth->end()), std::move(*body), std::move(plain)};
   }();
   return f;
 }

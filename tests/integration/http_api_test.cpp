@@ -22,7 +22,7 @@ class HttpApi : public ServiceTest {};
 // A user agent's receiving keys, as a browser would create them at subscribe time.
 struct UaKeys {
   crypto::KeyPair key = make_key();
-  Bytes auth = crypto::generate_auth_secret().value();
+  SecretBytes auth = crypto::generate_auth_secret().value();
   [[nodiscard]] crypto::PublicKey public_key() const { return key.public_key().value(); }
 };
 

@@ -85,9 +85,9 @@ class Fixture {
       s.server = "wss://push.example.net/";
       s.channel_id = "00000000-0000-4000-8000-0000000000" + std::to_string(10 + i);
       s.endpoint = "https://push.example.net/wpush/v2/" + std::to_string(i);
-      s.private_key = Bytes(32, 1);
+      s.private_key = webpush::SecretBytes(32, 1);
       s.public_key = Bytes(65, 4);
-      s.auth_secret = Bytes(16, 2);
+      s.auth_secret = webpush::SecretBytes(16, 2);
       s.state = SubscriptionState::active;
       auto id = store_->add_subscription(s);
       if (!id) die(id.error().to_string());

@@ -15,14 +15,10 @@
 namespace webpush::testing {
 
 DaemonProcess::DaemonProcess(DaemonOptions options) {
-  std::vector<std::string> args = {ServiceProcess::binary(),
-                                   "--state-dir",
-                                   options.state_dir.string(),
-                                   "--server",
-                                   options.server,
-                                   "run",
-                                   "--jsonl",
-                                   options.jsonl};
+  std::vector<std::string> args = {ServiceProcess::binary(), "--state-dir", options.state_dir.string(), "--server",
+                                   options.server};
+  args.insert(args.end(), options.global_args.begin(), options.global_args.end());
+  args.insert(args.end(), {"run", "--jsonl", options.jsonl});
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   int out[2];
   int err[2];

@@ -18,10 +18,11 @@ namespace webpush::testing {
 
 struct DaemonOptions {
   std::filesystem::path state_dir;
-  std::string server;                   ///< ws://127.0.0.1:<port>/
-  std::vector<std::string> extra_args;  ///< appended to `run`, e.g. {"--ping-interval", "1"}
-  std::string jsonl = "-";              ///< the --jsonl target; a file's lines are not read by wait_event
-  std::vector<std::string> env;         ///< "NAME=value" added to the daemon's environment (e.g. LD_PRELOAD)
+  std::string server;                    ///< ws://127.0.0.1:<port>/
+  std::vector<std::string> extra_args;   ///< appended to `run`, e.g. {"--ping-interval", "1"}
+  std::string jsonl = "-";               ///< the --jsonl target; a file's lines are not read by wait_event
+  std::vector<std::string> env;          ///< "NAME=value" added to the daemon's environment (e.g. LD_PRELOAD)
+  std::vector<std::string> global_args;  ///< before `run`, e.g. {"-vv"}
 };
 
 class DaemonProcess {

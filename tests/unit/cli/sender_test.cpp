@@ -133,7 +133,7 @@ TEST_F(VapidKeyFileTest, GenerateRefusesAnExistingFile) {
 TEST_F(VapidKeyFileTest, LoadsARawBase64urlScalar) {
   auto key = crypto::KeyPair::generate();
   ASSERT_TRUE(key) << key.error();
-  const Bytes scalar = key->private_bytes();
+  const SecretBytes scalar = key->private_bytes();
   for (const char* suffix : {"", "\n", "\r\n", "  \n"}) {
     const std::string path = write("raw.key", base64url_encode(scalar) + suffix);
     const auto loaded = load_vapid_key(path);

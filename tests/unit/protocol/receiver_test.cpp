@@ -26,7 +26,7 @@ class ReceiverTest : public ::testing::Test {
     auto key = crypto::KeyPair::from_private(*base64url_decode(kUaPrivate));
     ASSERT_TRUE(key);
     inbox.channels[kChid] =
-        std::make_shared<ChannelKeys>(ChannelKeys{42, "laptop", std::move(*key), *base64url_decode(kAuth)});
+        std::make_shared<ChannelKeys>(ChannelKeys{42, "laptop", std::move(*key), to_secret(*base64url_decode(kAuth))});
   }
   static Notification note(std::string version, std::optional<std::string> data = kBody,
                            std::string encoding = "aes128gcm") {

@@ -174,9 +174,9 @@ TEST_F(StoreData, ReplaceRegistrationKeepsIdAndName) {
   Reregistration reg;
   reg.channel_id = "11111111-2222-4333-8444-555555555555";
   reg.endpoint = "https://push.example.net/wpush/v2/new";
-  reg.private_key = Bytes(kPrivateKeySize, 0x71);
+  reg.private_key = SecretBytes(kPrivateKeySize, 0x71);
   reg.public_key = Bytes(kPublicKeySize, 0x72);
-  reg.auth_secret = Bytes(kAuthSecretSize, 0x73);
+  reg.auth_secret = SecretBytes(kAuthSecretSize, 0x73);
   reg.state = SubscriptionState::needs_resubscribe;
   reg.changed_at = 1'800'000'000'000;
   ASSERT_TRUE(store().replace_registration(id, reg));

@@ -67,10 +67,10 @@ Subscription sample_subscription(int n, std::string_view server) {
   s.server = std::string(server);
   s.channel_id = "00000000-0000-4000-8000-" + std::string(12 - std::to_string(n).size(), '0') + std::to_string(n);
   s.endpoint = "https://push.example.net/wpush/v2/" + std::to_string(n);
-  s.private_key = Bytes(kPrivateKeySize, b);
+  s.private_key = SecretBytes(kPrivateKeySize, b);
   s.public_key = Bytes(kPublicKeySize, static_cast<std::uint8_t>(b + 1));
   s.public_key[0] = 0x04;
-  s.auth_secret = Bytes(kAuthSecretSize, static_cast<std::uint8_t>(b + 2));
+  s.auth_secret = SecretBytes(kAuthSecretSize, static_cast<std::uint8_t>(b + 2));
   if (n % 2 == 0) {
     s.app_server_key = Bytes(kPublicKeySize, static_cast<std::uint8_t>(b + 3));
     (*s.app_server_key)[0] = 0x04;

@@ -57,7 +57,7 @@ class KeyPair {
 
   [[nodiscard]] ByteView public_bytes() const noexcept { return point_; }
   /// The 32-byte private scalar for storage. Key material: never log it.
-  [[nodiscard]] Bytes private_bytes() const;
+  [[nodiscard]] SecretBytes private_bytes() const;
   /// Borrowed; valid as long as this object.
   [[nodiscard]] EVP_PKEY* pkey() const noexcept { return pkey_.get(); }
   /// The public half as a PublicKey.
@@ -76,6 +76,6 @@ Result<std::array<std::uint8_t, 32>> ecdh(const KeyPair& mine, const PublicKey& 
 Result<Bytes> random_bytes(std::size_t n);
 
 /// A 16-byte auth secret for a new subscription (RFC 8291 §3.2).
-Result<Bytes> generate_auth_secret();
+Result<SecretBytes> generate_auth_secret();
 
 }  // namespace webpush::crypto

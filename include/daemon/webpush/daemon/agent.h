@@ -124,7 +124,7 @@ class Agent final : public transport::ConnectionListener {
     std::string name;
     std::optional<Bytes> app_server_key;
     crypto::KeyPair key;
-    Bytes auth_secret;
+    SecretBytes auth_secret;
     std::optional<std::int64_t> reregister_id;  // set when replacing a lost registration
     std::string old_endpoint;
     SubscribeCallback done;

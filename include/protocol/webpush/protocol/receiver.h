@@ -35,7 +35,7 @@ struct ChannelKeys {
   std::int64_t subscription_id = 0;
   std::string subscription_name;
   crypto::KeyPair key;
-  Bytes auth_secret;
+  SecretBytes auth_secret;
 };
 
 class InboxPort {

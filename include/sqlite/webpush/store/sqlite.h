@@ -164,6 +164,8 @@ class Statement {
   [[nodiscard]] std::int64_t column_int64(int index) const noexcept;
   [[nodiscard]] std::string column_text(int index) const;
   [[nodiscard]] Bytes column_blob(int index) const;
+  /// The blob without a copy, valid until the next step(), reset() or column read.
+  [[nodiscard]] ByteView column_blob_view(int index) const;
   [[nodiscard]] std::optional<std::int64_t> column_optional_int64(int index) const noexcept;
   [[nodiscard]] std::optional<std::string> column_optional_text(int index) const;
   [[nodiscard]] std::optional<Bytes> column_optional_blob(int index) const;

@@ -95,9 +95,9 @@ struct Subscription {
   std::string server;   ///< push service URL
   std::string channel_id;
   std::string endpoint;
-  Bytes private_key;                    ///< 32-byte P-256 scalar. Key material: never log it.
+  SecretBytes private_key;              ///< 32-byte P-256 scalar. Key material: never log it.
   Bytes public_key;                     ///< 65-byte uncompressed P-256 point
-  Bytes auth_secret;                    ///< 16 bytes. Key material: never log it.
+  SecretBytes auth_secret;              ///< 16 bytes. Key material: never log it.
   std::optional<Bytes> app_server_key;  ///< the VAPID key (65-byte point) the subscription is bound to
   std::int64_t created_at = 0;
   SubscriptionState state = SubscriptionState::pending;
@@ -112,9 +112,9 @@ struct Subscription {
 struct Reregistration {
   std::string channel_id;
   std::string endpoint;
-  Bytes private_key;
+  SecretBytes private_key;
   Bytes public_key;
-  Bytes auth_secret;
+  SecretBytes auth_secret;
   SubscriptionState state = SubscriptionState::needs_resubscribe;
   std::optional<std::int64_t> changed_at;
   /// nullopt: record the endpoint being replaced.
