@@ -57,8 +57,10 @@ Result<void> read(const toml::table& table, const std::string& prefix, const cha
     return fail(ConfigErrc::wrong_type, fmt::format("{}: '{}' must be an integer from {} to {}", where(origin, *node),
                                                     name, range.min, range.max));
   } else {
-    if ((node->is_integer() || node->is_floating_point()) && in_range(*node->value<double>(), range)) {
-      out = *node->value<double>();
+    // value<double>() is empty for an integer beyond ±2^53 (not exact as a double), far outside every range.
+    const auto v = node->is_integer() || node->is_floating_point() ? node->value<double>() : std::nullopt;
+    if (v && in_range(*v, range)) {
+      out = *v;
       return {};
     }
     return fail(ConfigErrc::wrong_type, fmt::format("{}: '{}' must be a number from {} to {}", where(origin, *node),

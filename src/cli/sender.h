@@ -8,30 +8,13 @@
 #include <optional>
 #include <string>
 
+#include "push_subscription.h"
 #include "webpush/core/bytes.h"
 #include "webpush/core/error.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/crypto/vapid.h"
 
 namespace webpush::cli {
-
-enum class SendErrc {
-  bad_subscription,  ///< the PushSubscription JSON is unusable
-  bad_key,           ///< the VAPID key file is unusable
-  encrypt,           ///< the payload could not be encrypted
-  http,              ///< the request could not be made (connection, TLS, timeout)
-};
-
-std::string_view to_string(SendErrc e) noexcept;
-
-struct PushSubscription {
-  std::string endpoint;
-  Bytes p256dh;  ///< 65-byte point
-  Bytes auth;    ///< 16 bytes
-};
-
-/// Parses {"endpoint":…, "keys":{"p256dh":…, "auth":…}}. Errors: bad_subscription naming the field.
-Result<PushSubscription> parse_push_subscription(std::string_view json_text);
 
 /// Reads a VAPID private key: PEM (SEC1 "EC PRIVATE KEY" or PKCS#8) or a raw
 /// base64url 32-byte scalar. Errors: bad_key.
@@ -77,5 +60,3 @@ class Sender {
 };
 
 }  // namespace webpush::cli
-
-WEBPUSH_ERROR_DOMAIN(webpush::cli::SendErrc, webpush::Domain::cli, webpush::cli::to_string);

@@ -12,7 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "webpush/core/base64url.h"
+#include "webpush/daemon/control_request.h"
 #include "webpush/sinks/sink.h"
 
 namespace webpush::daemon {
@@ -23,10 +23,6 @@ using nlohmann::ordered_json;
 std::filesystem::path control_socket_path(const std::filesystem::path& state_dir) { return state_dir / "control.sock"; }
 
 namespace {
-
-std::string error_line(std::string_view message) {
-  return ordered_json{{"ok", false}, {"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 ordered_json subscription_object(const store::Subscription& s) {
   ordered_json j;
@@ -162,7 +158,7 @@ void ControlServer::on_readable(int id) {
     if (c.in.size() > kControlMaxLine) {
       c.in.clear();
       c.closing = true;
-      reply(id, error_line(fmt::format("request line longer than {} bytes", kControlMaxLine)));
+      reply(id, error_reply(fmt::format("request line longer than {} bytes", kControlMaxLine)));
       return;
     }
   }
@@ -212,55 +208,33 @@ void ControlServer::broadcast(const sinks::Event& event) {
 
 namespace {
 
-std::optional<std::string> string_field(const json& req, const char* name) {
-  const auto it = req.find(name);
-  if (it == req.end() || !it->is_string()) return std::nullopt;
-  return it->get<std::string>();
-}
-
-std::optional<std::int64_t> integer_field(const json& req, const char* name) {
-  const auto it = req.find(name);
-  if (it == req.end() || !it->is_number_integer()) return std::nullopt;
-  return it->get<std::int64_t>();
-}
-
 // The subscription an unsubscribe request means (its "id", else its "name"), or the error to reply.
-tl::expected<std::int64_t, std::string> unsubscribe_target(store::Store& store, std::optional<std::int64_t> sub_id,
-                                                           const std::optional<std::string>& name) {
-  if (sub_id) return *sub_id;
-  if (!name) return tl::unexpected(std::string("unsubscribe needs a \"name\" or an \"id\""));
-  auto sub = store.find_subscription_by_name(*name);
+tl::expected<std::int64_t, std::string> unsubscribe_target(store::Store& store, const UnsubscribeRequest& req) {
+  if (req.id) return *req.id;
+  auto sub = store.find_subscription_by_name(*req.name);
   if (!sub) return tl::unexpected(sub.error().message());
-  if (!*sub) return tl::unexpected(fmt::format("no subscription named '{}'", *name));
+  if (!*sub) return tl::unexpected(fmt::format("no subscription named '{}'", *req.name));
   return (*sub)->id;
 }
 
 }  // namespace
 
 void ControlServer::handle_line(int id, const std::string& line) {
-  const json req = json::parse(line, nullptr, false);
-  if (req.is_discarded() || !req.is_object()) {
-    reply(id, error_line("request is not a JSON object"));
+  auto req = parse_control_request(line);
+  if (!req) {
+    reply(id, error_reply(req.error()));
     return;
   }
-  const auto cmd_it = req.find("cmd");
-  if (cmd_it == req.end() || !cmd_it->is_string()) {
-    reply(id, error_line("request has no \"cmd\" string"));
-    return;
-  }
-  const std::string cmd = cmd_it->get<std::string>();
-  if (cmd == "status") {
+  if (std::holds_alternative<StatusRequest>(*req)) {
     cmd_status(id);
-  } else if (cmd == "list") {
+  } else if (std::holds_alternative<ListRequest>(*req)) {
     cmd_list(id);
-  } else if (cmd == "watch") {
+  } else if (std::holds_alternative<WatchRequest>(*req)) {
     cmd_watch(id);
-  } else if (cmd == "subscribe") {
-    cmd_subscribe(id, string_field(req, "name"), string_field(req, "vapid_key"));
-  } else if (cmd == "unsubscribe") {
-    cmd_unsubscribe(id, integer_field(req, "id"), string_field(req, "name"));
+  } else if (auto* sub = std::get_if<SubscribeRequest>(&*req)) {
+    cmd_subscribe(id, std::move(*sub));
   } else {
-    reply(id, error_line(fmt::format("unknown command '{}'", cmd.substr(0, 64))));
+    cmd_unsubscribe(id, std::get<UnsubscribeRequest>(*req));
   }
 }
 
@@ -271,7 +245,7 @@ void ControlServer::cmd_status(int id) {
 void ControlServer::cmd_list(int id) {
   auto subs = store_->list_subscriptions();
   if (!subs) {
-    reply(id, error_line(subs.error().message()));
+    reply(id, error_reply(subs.error().message()));
     return;
   }
   ordered_json arr = ordered_json::array();
@@ -284,26 +258,12 @@ void ControlServer::cmd_watch(int id) {
   reply(id, R"({"ok":true})");
 }
 
-void ControlServer::cmd_subscribe(int id, const std::optional<std::string>& name,
-                                  const std::optional<std::string>& vapid_key) {
-  if (!name || name->empty() || name->size() > 128) {
-    reply(id, error_line("subscribe needs a \"name\" of 1 to 128 characters"));
-    return;
-  }
-  std::optional<Bytes> key;
-  if (vapid_key) {
-    auto decoded = base64_any_decode(*vapid_key);
-    if (!decoded) {
-      reply(id, error_line("vapid_key is not base64url: " + decoded.error().message()));
-      return;
-    }
-    key = std::move(*decoded);
-  }
+void ControlServer::cmd_subscribe(int id, SubscribeRequest req) {
   std::weak_ptr<bool> alive = alive_;
-  agent_->subscribe(*name, key, [this, alive, id](Result<store::Subscription> sub) {
+  agent_->subscribe(std::move(req.name), std::move(req.vapid_key), [this, alive, id](Result<store::Subscription> sub) {
     if (alive.expired() || !*alive.lock()) return;
     if (!sub) {
-      reply(id, error_line(sub.error().message()));
+      reply(id, error_reply(sub.error().message()));
       return;
     }
     ordered_json j = {{"ok", true}, {"id", sub->id}, {"name", sub->name}};
@@ -312,17 +272,16 @@ void ControlServer::cmd_subscribe(int id, const std::optional<std::string>& name
   });
 }
 
-void ControlServer::cmd_unsubscribe(int id, std::optional<std::int64_t> sub_id,
-                                    const std::optional<std::string>& name) {
-  const auto target = unsubscribe_target(*store_, sub_id, name);
+void ControlServer::cmd_unsubscribe(int id, const UnsubscribeRequest& req) {
+  const auto target = unsubscribe_target(*store_, req);
   if (!target) {
-    reply(id, error_line(target.error()));
+    reply(id, error_reply(target.error()));
     return;
   }
   std::weak_ptr<bool> alive = alive_;
   agent_->unsubscribe(*target, [this, alive, id](Result<void> r) {
     if (alive.expired() || !*alive.lock()) return;
-    reply(id, r ? std::string(R"({"ok":true})") : error_line(r.error().message()));
+    reply(id, r ? std::string(R"({"ok":true})") : error_reply(r.error().message()));
   });
 }
 

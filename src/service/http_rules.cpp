@@ -1,6 +1,7 @@
 #include "webpush/service/http_rules.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -68,7 +69,33 @@ std::optional<std::string> forbid_item(std::string_view header_name, const std::
   return std::nullopt;
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Draft VAPID ("WebPush"/"Bearer") keeps the key in Crypto-Key; ARS answers 400 errno 110 when it is missing.
+std::optional<ApiError> check_draft_vapid_key(const std::optional<std::string>& crypto_key) {
+  if (!crypto_key) return ApiError{400, 110, "Missing Crypto-Key header"};
+  const auto p = find_crypto_param(*crypto_key, "p256ecdsa");
+  if (p.invalid) return ApiError{400, 110, "Invalid Crypto-Key header"};
+  if (!p.value) return ApiError{400, 110, "Missing p256ecdsa in Crypto-Key header"};
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<std::string> header_value(const HttpHeaders& headers, std::string_view name) {
+  const auto it = headers.find(name);
+  if (it == headers.end()) return std::nullopt;
+  for (const char c : it->second) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u > 0x7e) return std::nullopt;
+  }
+  return it->second;
+}
 
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
@@ -204,6 +231,36 @@ ApiResult<PushMeta> validate_push_headers(const PushHeaders& headers, bool has_b
   }
   meta.ttl = std::min(*ttl, max_ttl);
   return meta;
+}
+
+PushHeaders push_headers(const HttpHeaders& headers) {
+  PushHeaders h;
+  h.ttl = header_value(headers, "ttl");
+  h.topic = header_value(headers, "topic");
+  h.urgency = header_value(headers, "urgency");
+  h.content_encoding = header_value(headers, "content-encoding");
+  h.encryption = header_value(headers, "encryption");
+  h.crypto_key = header_value(headers, "crypto-key");
+  h.encryption_key = header_value(headers, "encryption-key");
+  return h;
+}
+
+ApiResult<PushMeta> validate_push_request(const HttpHeaders& headers, std::size_t body_size, std::size_t max_data_bytes,
+                                          std::int64_t max_ttl) {
+  if (body_size > max_data_bytes) return api_error(413, 104, "A payload reached size limit.");
+  return validate_push_headers(push_headers(headers), body_size > 0, max_ttl);
+}
+
+ApiResult<std::optional<crypto::VapidCredentials>> parse_push_vapid(const std::optional<std::string>& authorization,
+                                                                    const std::optional<std::string>& crypto_key) {
+  if (!authorization) return std::optional<crypto::VapidCredentials>();
+  const std::string scheme = lower(std::string_view(*authorization).substr(0, authorization->find(' ')));
+  if (scheme == "webpush" || scheme == "bearer") {
+    if (auto bad = check_draft_vapid_key(crypto_key)) return tl::unexpected(std::move(*bad));
+  }
+  auto parsed = crypto::parse_vapid_headers(*authorization, crypto_key.value_or(""));
+  if (!parsed) return api_error(401, 109, parsed.error().message());
+  return std::optional<crypto::VapidCredentials>(std::move(*parsed));
 }
 
 }  // namespace webpush::service

@@ -38,51 +38,10 @@ std::string canonical_uuid(std::string_view id) {
   return out;
 }
 
-// An HTTP header value as autopush sees it: actix's to_str() refuses anything but
-// visible ASCII, and the header then counts as absent.
-std::optional<std::string> header(const HttpRequest& request, std::string_view name) {
-  const auto it = request.headers.find(name);
-  if (it == request.headers.end()) return std::nullopt;
-  for (const char c : it->second) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && u != '\t') || u > 0x7e) return std::nullopt;
-  }
-  return it->second;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool is_message_id(std::string_view id) {
   if (id.size() != kMessageIdChars) return false;
   auto bytes = base64url_decode(id);
   return bytes && bytes->size() == kMessageIdBytes;
-}
-
-// Draft VAPID ("WebPush"/"Bearer") keeps the key in Crypto-Key; ARS answers 400 errno 110 when it is missing.
-std::optional<ApiError> check_draft_vapid_key(const std::optional<std::string>& crypto_key) {
-  if (!crypto_key) return ApiError{400, 110, "Missing Crypto-Key header"};
-  const auto p = find_crypto_param(*crypto_key, "p256ecdsa");
-  if (p.invalid) return ApiError{400, 110, "Invalid Crypto-Key header"};
-  if (!p.value) return ApiError{400, 110, "Missing p256ecdsa in Crypto-Key header"};
-  return std::nullopt;
-}
-
-// The VAPID credentials of a push (none without an Authorization header); the JWT is not verified yet.
-ApiResult<std::optional<crypto::VapidCredentials>> parse_push_vapid(const std::optional<std::string>& authorization,
-                                                                    const std::optional<std::string>& crypto_key) {
-  if (!authorization) return std::optional<crypto::VapidCredentials>();
-  const std::string scheme = lower(std::string_view(*authorization).substr(0, authorization->find(' ')));
-  if (scheme == "webpush" || scheme == "bearer") {
-    if (auto bad = check_draft_vapid_key(crypto_key)) return tl::unexpected(std::move(*bad));
-  }
-  auto parsed = crypto::parse_vapid_headers(*authorization, crypto_key.value_or(""));
-  if (!parsed) return tl::unexpected(ApiError{401, 109, parsed.error().message()});
-  return std::optional<crypto::VapidCredentials>(std::move(*parsed));
 }
 
 // A v2 endpoint requires VAPID, with the key the subscription was created with.
@@ -114,26 +73,12 @@ std::optional<ApiError> verify_push_vapid(const crypto::VapidCredentials& vapid,
   return std::nullopt;
 }
 
-PushHeaders push_headers(const HttpRequest& request, const std::optional<std::string>& crypto_key) {
-  PushHeaders headers;
-  headers.ttl = header(request, "ttl");
-  headers.topic = header(request, "topic");
-  headers.urgency = header(request, "urgency");
-  headers.content_encoding = header(request, "content-encoding");
-  headers.encryption = header(request, "encryption");
-  headers.crypto_key = crypto_key;
-  headers.encryption_key = header(request, "encryption-key");
-  return headers;
-}
-
 // The message a push carries: the body, then the headers, checked; a fresh message id.
 ApiResult<StoredMessage> make_message(const HttpRequest& request, const ChannelRecord& channel,
-                                      const std::optional<std::string>& crypto_key, std::size_t max_data_bytes,
-                                      std::int64_t now_ms) {
-  if (request.body_size > max_data_bytes) return tl::unexpected(ApiError{413, 104, "A payload reached size limit."});
-  const bool has_body = request.body_size > 0;
-  auto meta = validate_push_headers(push_headers(request, crypto_key), has_body, kMaxTtlSeconds);
+                                      std::size_t max_data_bytes, std::int64_t now_ms) {
+  auto meta = validate_push_request(request.headers, request.body_size, max_data_bytes, kMaxTtlSeconds);
   if (!meta) return tl::unexpected(std::move(meta.error()));
+  const bool has_body = request.body_size > 0;
 
   auto random = crypto::random_bytes(kMessageIdBytes);
   if (!random) return tl::unexpected(ApiError{500, std::nullopt, "An internal error occurred"});
@@ -568,8 +513,8 @@ HttpResponse PushService::push(const HttpRequest& request, bool v2, std::string_
   const ChannelRecord& channel = **found;
 
   // 2. VAPID headers: parsed now, the JWT verified after the subscription check (as ARS).
-  const auto crypto_key = header(request, "crypto-key");
-  auto vapid = parse_push_vapid(header(request, "authorization"), crypto_key);
+  auto vapid =
+      parse_push_vapid(header_value(request.headers, "authorization"), header_value(request.headers, "crypto-key"));
   if (!vapid) return refuse(std::move(vapid.error()));
   if (v2) {
     if (auto bad = check_v2_vapid(*vapid, channel)) return refuse(std::move(*bad));
@@ -582,7 +527,7 @@ HttpResponse PushService::push(const HttpRequest& request, bool v2, std::string_
   }
 
   // 4. The body, then the headers.
-  auto message = make_message(request, channel, crypto_key, config_.max_data_bytes, now);
+  auto message = make_message(request, channel, config_.max_data_bytes, now);
   if (!message) return refuse(std::move(message.error()));
   return accept_message(*message);
 }

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "webpush/core/utf8.h"
-#include "webpush/sinks/notify.h"
+#include "webpush/sinks/notify_content.h"
 
 namespace webpush::sinks {
 
@@ -81,8 +81,8 @@ bool is_theme_icon_name(const std::string& s) {
 }
 
 // Only http(s): xdg-open would as happily run a file:// .desktop file or a
-// custom scheme handler. No blanks or controls (also rules out an argv that
-// looks like an option to the opener).
+// custom scheme handler. No blanks or controls, C1 included (also rules out an
+// argv that looks like an option to the opener).
 bool is_web_url(const std::string& s) {
   if (s.size() > kMaxUrlBytes) return false;
   const auto lower_prefix = [&](std::string_view p) {
@@ -93,8 +93,11 @@ bool is_web_url(const std::string& s) {
     return true;
   };
   if (!lower_prefix("https://") && !lower_prefix("http://")) return false;
-  for (const char c : s) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  for (std::size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    const std::size_t n = utf8_decode(s, i, cp);
+    if (n == 0 || cp <= 0x20 || (cp >= 0x7f && cp <= 0x9f)) return false;
+    i += n;
   }
   return true;
 }

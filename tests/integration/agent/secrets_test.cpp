@@ -71,7 +71,11 @@ std::string upper(std::string s) {
 std::vector<std::string> spellings(ByteView secret) {
   std::string b64 = standard_base64(secret);
   std::string b64_bare = b64.substr(0, b64.find('='));
-  return {to_hex(secret),         upper(to_hex(secret)),     b64, b64_bare, base64url_encode(secret),
+  return {to_hex(secret),
+          upper(to_hex(secret)),
+          b64,
+          b64_bare,
+          base64url_encode(secret),
           base64url_encode(secret) + std::string((4 - base64url_encode(secret).size() % 4) % 4, '='),
           std::string(as_chars(secret))};
 }
@@ -93,7 +97,8 @@ bool has_line(const std::string& log, const std::string& a, const std::string& b
 }
 
 void expect_no_secret(const std::string& where, const std::string& text, const Secrets& s) {
-  for (const auto& [what, bytes] : {std::pair{"private key", &s.private_key}, std::pair{"auth secret", &s.auth_secret}}) {
+  for (const auto& [what, bytes] :
+       {std::pair{"private key", &s.private_key}, std::pair{"auth secret", &s.auth_secret}}) {
     for (const auto& spelling : spellings(*bytes)) {
       EXPECT_EQ(text.find(spelling), std::string::npos) << where << " holds the " << what << " as '" << spelling << "'";
     }
@@ -105,10 +110,11 @@ TEST(Secrets, ATraceLevelRoundTripLogsNoPrivateKeyAndNoAuthSecret) {
   const auto ua_dir = tmp.path() / "ua";
   const auto env_file = tmp.path() / "exec-env.txt";
   ServiceProcess service({.state_dir = tmp.path() / "svc"});
-  DaemonProcess daemon({.state_dir = ua_dir,
-                        .server = service.ws_url(),
-                        .extra_args = {"--no-notify", "--exec", "sh -c 'cat >/dev/null; env >> " + env_file.string() + "'"},
-                        .global_args = {"-vv"}});
+  DaemonProcess daemon(
+      {.state_dir = ua_dir,
+       .server = service.ws_url(),
+       .extra_args = {"--no-notify", "--exec", "sh -c 'cat >/dev/null; env >> " + env_file.string() + "'"},
+       .global_args = {"-vv"}});
   daemon.wait_log("running");
 
   const auto sub = subscribe(ua_dir, service.ws_url(), "secret");  // through the running daemon
@@ -135,9 +141,10 @@ TEST(Secrets, ATraceLevelRoundTripLogsNoPrivateKeyAndNoAuthSecret) {
   expect_no_secret("the trace log", daemon.log(), secrets);
   expect_no_secret("the exec command's environment", env, secrets);
   expect_no_secret("the daemon's command line", cmdline, secrets);
-  std::printf("[ measure  ] searched a %zu-byte trace log, a %zu-byte exec environment and the command line for "
-              "the private key and auth secret in 7 spellings each: none found\n",
-              daemon.log().size(), env.size());
+  std::printf(
+      "[ measure  ] searched a %zu-byte trace log, a %zu-byte exec environment and the command line for "
+      "the private key and auth secret in 7 spellings each: none found\n",
+      daemon.log().size(), env.size());
 }
 
 }  // namespace secrets_test

@@ -182,6 +182,11 @@ TEST(ParseConfig, ErrorsNameTheKeyAndTheLine) {
        "cfg.toml:2: 'retention.max_age_days' must be a number from 0.001 to 36500"},
       {"[retention]\nmax_messages = -1", ConfigErrc::wrong_type,
        "cfg.toml:2: 'retention.max_messages' must be an integer from 1 to 1000000000"},
+      // integers a double cannot hold exactly: toml++ gives no double for them
+      {"[connection]\nping_interval = 9007199254740993", ConfigErrc::wrong_type,
+       "cfg.toml:2: 'connection.ping_interval' must be a number from 1 to 86400"},
+      {"[retention]\nmax_age_days = -9223372036854775808", ConfigErrc::wrong_type,
+       "cfg.toml:2: 'retention.max_age_days' must be a number from 0.001 to 36500"},
   };
   for (const auto& row : rows) {
     const auto c = parse_config(row.text, kOrigin);

@@ -122,6 +122,8 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"JavascriptUrl", text(R"j({"title":"T","url":"javascript:alert(1)"})j"), content("T", "")},
         Row{"FileUrl", text(R"({"title":"T","url":"file:///home/u/evil.desktop"})"), content("T", "")},
         Row{"UrlWithBlank", text(R"({"title":"T","url":"https://a.example/ --help"})"), content("T", "")},
+        // a C1 control (U+0085), which no string of NotificationContent may hold
+        Row{"UrlWithC1Control", text(R"({"title":"T","url":"https://a.example/\u0085x"})"), content("T", "")},
         Row{"OptionLikeUrl", text(R"({"title":"T","url":"--version"})"), content("T", "")},
         Row{"FirstGoodUrlWins", text(R"({"title":"T","url":"ftp://x/","navigate":"https://ok.example/"})"),
             with_url(content("T", ""), "https://ok.example/")},

@@ -22,6 +22,7 @@
 
 #include "webpush/core/error.h"
 #include "webpush/daemon/agent.h"
+#include "webpush/daemon/control_request.h"
 #include "webpush/event/fd_watch.h"
 #include "webpush/event/loop.h"
 #include "webpush/store/store.h"
@@ -59,8 +60,8 @@ class ControlServer {
   void cmd_status(int id);
   void cmd_list(int id);
   void cmd_watch(int id);
-  void cmd_subscribe(int id, const std::optional<std::string>& name, const std::optional<std::string>& vapid_key);
-  void cmd_unsubscribe(int id, std::optional<std::int64_t> sub_id, const std::optional<std::string>& name);
+  void cmd_subscribe(int id, SubscribeRequest req);
+  void cmd_unsubscribe(int id, const UnsubscribeRequest& req);
   void reply(int id, const std::string& json_line);
   void drop(int id);
 

@@ -1,15 +1,22 @@
 // The application-server side rules of the push service (RFC 8030 as autopush
-// applies them, docs/protocol.md §5): header validation and the JSON error body.
+// applies them, docs/protocol.md §5): header and body validation, the VAPID
+// headers read (not yet verified), and the JSON error body.
 //
-// Pure: no I/O, no clock. Thread-safe.
+// Pure: no I/O, no clock, no store; a fuzz target (tests/fuzz) drives these
+// functions with hostile requests. Thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <tl/expected.hpp>
+
+#include "webpush/crypto/vapid.h"
 
 namespace webpush::service {
 
@@ -33,6 +40,13 @@ std::string_view reason_phrase(int status) noexcept;
 
 /// The JSON body of an error.
 std::string error_body(const ApiError& error);
+
+/// Request headers by lower-case name, as the HTTP adapter collects them.
+using HttpHeaders = std::map<std::string, std::string, std::less<>>;
+
+/// A header's value as autopush sees it: actix's to_str() refuses anything but
+/// visible ASCII and tab, and the header then counts as absent (nullopt).
+std::optional<std::string> header_value(const HttpHeaders& headers, std::string_view name);
 
 /// The request headers a push message is judged by; absent headers are nullopt.
 struct PushHeaders {
@@ -64,6 +78,23 @@ struct PushMeta {
 ///   Urgency not very-low|low|normal|high    → 400, no errno (RFC 8030 §5.3; autopush ignores Urgency)
 /// Body-less requests skip the encryption checks and forward no crypto header.
 ApiResult<PushMeta> validate_push_headers(const PushHeaders& headers, bool has_body, std::int64_t max_ttl);
+
+/// The PushHeaders of a request, each read with header_value().
+PushHeaders push_headers(const HttpHeaders& headers);
+
+/// A push request's body, then its headers, as autopush judges them after the
+/// token and VAPID: a body of more than max_data_bytes → 413 errno 104, then
+/// validate_push_headers (a body of 0 bytes is no body).
+ApiResult<PushMeta> validate_push_request(const HttpHeaders& headers, std::size_t body_size, std::size_t max_data_bytes,
+                                          std::int64_t max_ttl);
+
+/// The VAPID credentials of a push, the JWT not yet verified (crypto::vapid_verify
+/// does that once the subscription is known); none without an Authorization
+/// header. The draft schemes ("WebPush", "Bearer") keep the key in Crypto-Key:
+/// absent, unparsable or without p256ecdsa → 400 errno 110. An Authorization
+/// that crypto::parse_vapid_headers refuses → 401 errno 109.
+ApiResult<std::optional<crypto::VapidCredentials>> parse_push_vapid(const std::optional<std::string>& authorization,
+                                                                    const std::optional<std::string>& crypto_key);
 
 /// Removes double quotes and the base64 '=' padding before ',', ';' or the end,
 /// as autopush does before forwarding Encryption / Crypto-Key (ARS strip_header).
