@@ -304,6 +304,8 @@ void Agent::on_uaid_assigned(const protocol::action::UaidAssigned& assigned) {
   if (assigned.subscriptions_lost) {
     log().warn("the push service assigned a new uaid: every subscription must be registered again");
     reregister_all();
+  } else {
+    resume_reregistrations();
   }
 }
 
@@ -551,22 +553,46 @@ void Agent::reregister_all() {
   inbox_->clear();
   for (const auto& sub : *subs) {
     // Marked first: if the process stops before the new registration is stored,
-    // the subscription says so.
+    // the subscription says so, and the next connection takes it up again.
     mark_needs_resubscribe(sub.id, sub.name);
-    auto key = crypto::KeyPair::generate();
-    auto auth = crypto::generate_auth_secret();
-    auto channel = new_channel_id();
-    if (!key || !auth || !channel) {
-      const Error& e = !key ? key.error() : !auth ? auth.error() : channel.error();
-      log().error("cannot re-register subscription {}: {}; it stays marked needs_resubscribe", sub.name, e.message());
-      continue;
-    }
-    const auto key_text = register_key(sub.app_server_key);
-    const protocol::RequestId id = next_request_++;
-    subscribes_.emplace(id, PendingSubscribe{sub.name, sub.app_server_key, std::move(*key), std::move(*auth), sub.id,
-                                             sub.endpoint, nullptr});
-    apply(session_.request_register(id, std::move(*channel), key_text, clock_->now()));
+    reregister(sub);
   }
+}
+
+void Agent::resume_reregistrations() {
+  // After a stop, or a registration that timed out, the next hello is no uaid
+  // change any more (the new uaid is stored, or none is sent): the marks left
+  // on the subscriptions are all that says their channels belong to a uaid
+  // the service dropped.
+  auto subs = store_->list_subscriptions(options_.server);
+  if (!subs) {
+    log().error("cannot list subscriptions to resume their re-registration: {}", subs.error().message());
+    return;
+  }
+  for (const auto& sub : *subs) {
+    if (sub.state != store::SubscriptionState::needs_resubscribe) continue;
+    const bool under_way = std::any_of(subscribes_.begin(), subscribes_.end(),
+                                       [&](const auto& kv) { return kv.second.reregister_id == sub.id; });
+    if (under_way) continue;  // the session sends it again after this hello
+    log().warn("subscription {} was not registered again yet; registering it now", sub.name);
+    reregister(sub);
+  }
+}
+
+void Agent::reregister(const store::Subscription& sub) {
+  auto key = crypto::KeyPair::generate();
+  auto auth = crypto::generate_auth_secret();
+  auto channel = new_channel_id();
+  if (!key || !auth || !channel) {
+    const Error& e = !key ? key.error() : !auth ? auth.error() : channel.error();
+    log().error("cannot re-register subscription {}: {}; it stays marked needs_resubscribe", sub.name, e.message());
+    return;
+  }
+  const auto key_text = register_key(sub.app_server_key);
+  const protocol::RequestId id = next_request_++;
+  subscribes_.emplace(id, PendingSubscribe{sub.name, sub.app_server_key, std::move(*key), std::move(*auth), sub.id,
+                                           sub.endpoint, nullptr});
+  apply(session_.request_register(id, std::move(*channel), key_text, clock_->now()));
 }
 
 void Agent::unsubscribe(std::int64_t subscription_id, UnsubscribeCallback done) {

@@ -39,6 +39,7 @@ using store::test::raw_query;
 constexpr const char* kServer = "wss://push.example.net/";
 constexpr const char* kUaid = "5f0b3c1e9a7d4e21b6c3a8f04d2e7b19";
 constexpr const char* kNewUaid = "9e8d7c6b5a4f4e3d8c2b1a0f9e8d7c6b";
+constexpr const char* kThirdUaid = "3c2b1a0f9e8d4c7b8a6f5e4d3c2b1a09";
 
 // ---- frames ------------------------------------------------------------------------
 
@@ -809,6 +810,57 @@ TEST_F(AgentUaidChange, FailedReregistrationMarksNeedsResubscribe) {
   const auto events = events_of<sinks::SubscriptionChangedEvent>(sink.events);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].subscription, "phone");
+}
+
+// A re-registration cut short leaves each subscription marked, on a channel of
+// the uaid the service dropped; the next hello is no uaid change any more. Found
+// by the 90-day soak (tests/soak): every later message was refused by the service.
+TEST_F(AgentUaidChange, ReregistrationCutShortByAStopIsTakenUpAtTheNextStart) {
+  agent->shutdown();  // before the service answered
+  agent.reset();
+  start();
+  link().open();
+  EXPECT_EQ(link().sent_json(), std::vector<json>{hello_frame(std::string(kNewUaid))});  // stored: no change ahead
+  link().receive(hello_reply(kNewUaid));
+  const auto again = link().sent_of_type("register");
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[1]["key"], regs[1]["key"]);  // still bound to its VAPID key
+  link().receive(register_reply(again[0]["channelID"].get<std::string>(), 200, endpoint(21)));
+  link().receive(register_reply(again[1]["channelID"].get<std::string>(), 200, endpoint(22)));
+  EXPECT_EQ(reload(laptop).state, store::SubscriptionState::active);
+  EXPECT_EQ(reload(laptop).endpoint, endpoint(21));
+  EXPECT_EQ(reload(phone).endpoint, endpoint(22));
+  const auto events = events_of<sinks::SubscriptionChangedEvent>(sink.events);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].old_endpoint, laptop.endpoint);  // the one its application server knows
+}
+
+TEST_F(AgentUaidChange, ReregistrationThatTimedOutIsSentAgainOnTheNextConnection) {
+  scheduler.advance(options.session.request_timeout);  // no reply: failed, and the socket is given up
+  EXPECT_EQ(agent->status().state, SessionState::backing_off);
+  EXPECT_EQ(reload(laptop).state, store::SubscriptionState::needs_resubscribe);
+  scheduler.advance(seconds(1));
+  link().open();
+  // No registration stands, so the hello carries no uaid and the next one is no "change".
+  EXPECT_EQ(link().sent_json(), std::vector<json>{hello_frame(std::nullopt)});
+  link().receive(hello_reply(kThirdUaid));
+  const auto again = link().sent_of_type("register");
+  ASSERT_EQ(again.size(), 2u);
+  link().receive(register_reply(again[0]["channelID"].get<std::string>(), 200, endpoint(21)));
+  link().receive(register_reply(again[1]["channelID"].get<std::string>(), 200, endpoint(22)));
+  EXPECT_EQ(reload(laptop).state, store::SubscriptionState::active);
+  EXPECT_EQ(reload(phone).state, store::SubscriptionState::active);
+}
+
+TEST_F(AgentUaidChange, AReconnectDuringReregistrationSendsEachRegistrationOnce) {
+  link().drop(DisconnectReason::io_error);
+  scheduler.advance(seconds(1));
+  link().open();
+  link().receive(hello_reply(kThirdUaid));
+  const auto again = link().sent_of_type("register");
+  ASSERT_EQ(again.size(), 2u);  // the session's queued requests, none added for the marks
+  EXPECT_EQ(again[0]["channelID"], regs[0]["channelID"]);
+  EXPECT_EQ(again[1]["channelID"], regs[1]["channelID"]);
 }
 
 // ---- unsubscribe --------------------------------------------------------------------------------

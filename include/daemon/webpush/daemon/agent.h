@@ -153,6 +153,10 @@ class Agent final : public transport::ConnectionListener {
   void on_store_failure(const std::vector<protocol::Received>& results);
   void deliver(const std::vector<protocol::Received>& results);
   void reregister_all();
+  /// Re-registers the subscriptions still marked needs_resubscribe whose
+  /// re-registration is not under way: one a stop or a timeout cut short.
+  void resume_reregistrations();
+  void reregister(const store::Subscription& sub);
   void on_register_ok(const protocol::action::RegisterOk& ok);
   void on_register_failed(const protocol::action::RegisterFailed& failed);
   void notify_state();
