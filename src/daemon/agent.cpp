@@ -196,6 +196,7 @@ void Agent::shutdown() {
   if (stopped_) return;
   stopped_ = true;
   if (!batch_.empty()) flush_batch();  // commit (and ack) what already arrived
+  dispatcher_.stop();
   for (auto& [id, p] : subscribes_) {
     if (p.done) p.done(fail(Errc::stopped, "webpushd is shutting down"));
   }
@@ -555,8 +556,16 @@ void Agent::reregister_all() {
     // Marked first: if the process stops before the new registration is stored,
     // the subscription says so, and the next connection takes it up again.
     mark_needs_resubscribe(sub.id, sub.name);
-    reregister(sub);
+    // One still under way from an earlier uaid change is sent again by the
+    // session after this hello, on the new uaid: a second request would leave
+    // an orphan channel.
+    if (!reregistration_pending(sub.id)) reregister(sub);
   }
+}
+
+bool Agent::reregistration_pending(std::int64_t subscription_id) const {
+  return std::any_of(subscribes_.begin(), subscribes_.end(),
+                     [&](const auto& kv) { return kv.second.reregister_id == subscription_id; });
 }
 
 void Agent::resume_reregistrations() {
@@ -571,9 +580,7 @@ void Agent::resume_reregistrations() {
   }
   for (const auto& sub : *subs) {
     if (sub.state != store::SubscriptionState::needs_resubscribe) continue;
-    const bool under_way = std::any_of(subscribes_.begin(), subscribes_.end(),
-                                       [&](const auto& kv) { return kv.second.reregister_id == sub.id; });
-    if (under_way) continue;  // the session sends it again after this hello
+    if (reregistration_pending(sub.id)) continue;  // the session sends it again after this hello
     log().warn("subscription {} was not registered again yet; registering it now", sub.name);
     reregister(sub);
   }

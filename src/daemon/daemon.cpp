@@ -42,7 +42,8 @@ void apply_log_level(const std::string& level) {
 
 }  // namespace
 
-Result<std::vector<std::unique_ptr<sinks::Sink>>> build_sinks(const SinkConfig& config, event::EventLoop& loop) {
+Result<std::vector<std::unique_ptr<sinks::Sink>>> build_sinks(const SinkConfig& config, event::EventLoop& loop,
+                                                              store::Store& store) {
   std::vector<std::unique_ptr<sinks::Sink>> out;
   if (!config.jsonl.empty()) {
     auto jsonl = sinks::JsonlSink::open(config.jsonl);
@@ -53,6 +54,13 @@ Result<std::vector<std::unique_ptr<sinks::Sink>>> build_sinks(const SinkConfig& 
     sinks::ExecOptions exec;
     exec.command = config.exec;
     exec.time_limit = config.exec_timeout;
+    // A command still queued at a stop has not run: its message is handed over
+    // again at the next start rather than lost.
+    exec.on_not_run = [&store](std::int64_t id) {
+      if (auto ok = store.mark_undelivered(id); !ok) {
+        log().error("message {} stays marked delivered though its command did not run: {}", id, ok.error().message());
+      }
+    };
     auto sink = sinks::ExecSink::create(loop, std::move(exec));
     if (!sink) return tl::unexpected(sink.error());
     out.push_back(std::move(*sink));
@@ -119,7 +127,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config, ReloadFn rel
         *p->client, transport::WsOptions{a.server, a.insecure, a.max_frame, a.session.request_timeout});
     connections = p->ws_factory.get();
   }
-  auto sinks = build_sinks(p->config.sinks, *p->loop);
+  auto sinks = build_sinks(p->config.sinks, *p->loop, *p->store);
   if (!sinks) return tl::unexpected(sinks.error());
   p->sinks = std::move(*sinks);
 
@@ -207,7 +215,7 @@ void Daemon::reload() {
     log().error("SIGHUP: config not reloaded: {}", reloaded.error().message());
     return;
   }
-  auto fresh = build_sinks(reloaded->sinks, *p.loop);
+  auto fresh = build_sinks(reloaded->sinks, *p.loop, *p.store);
   if (!fresh) {
     log().error("SIGHUP: sinks not reloaded: {}", fresh.error().message());
     return;

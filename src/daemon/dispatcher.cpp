@@ -35,30 +35,92 @@ void Dispatcher::set_sinks(const std::vector<sinks::Sink*>& sinks) {
     }
     fresh.push_back(std::move(lane));
   }
+  // What only a sink that is gone was owed is owed to no one now: a pass marks it.
+  for (const auto& old : lanes_) {
+    const bool kept =
+        std::any_of(fresh.begin(), fresh.end(), [&](const Lane& l) { return l.sink->name() == old.sink->name(); });
+    if (!old.owed_from || kept) continue;
+    orphans_from_ = std::min(orphans_from_.value_or(*old.owed_from), *old.owed_from);
+  }
   lanes_ = std::move(fresh);
+  if (orphans_from_) schedule_catch_up(false);
+}
+
+void Dispatcher::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (retry_) retry_->cancel();
+  retry_armed_ = false;
+  // Where each sink that is behind stands, for the next start.
+  std::map<std::string, std::int64_t> owed;
+  for (const auto& lane : lanes_) {
+    if (lane.owed_from) owed[std::string(lane.sink->name())] = *lane.owed_from;
+  }
+  if (auto ok = store_->save_sink_backlog(owed); !ok) {
+    log().error("cannot record where the sinks stand: {}; the next start hands every sink every undelivered message",
+                ok.error().message());
+  }
 }
 
 void Dispatcher::deliver(const std::vector<const Message*>& messages) {
-  std::vector<std::int64_t> delivered;
+  std::vector<std::int64_t> handed;  // taken by every sink that is not behind
   for (const Message* m : messages) {
-    if (offer_new(*m)) delivered.push_back(m->id);
+    if (offer_new(*m)) handed.push_back(m->id);
     if (observer_) observer_(sinks::event_of(*m));
   }
-  mark_delivered(delivered);
+  mark_if_complete(handed);
 }
 
 Result<void> Dispatcher::redispatch_undelivered() {
   // What was stored but not marked delivered before a stop is handed over now,
-  // with its channel ID and version as the idempotency key; in arrival order,
-  // which is also the order a sink that falls behind catches up in.
+  // with its channel ID and version as the idempotency key, in arrival order
+  // (the order a sink that falls behind catches up in).
+  auto saved = store_->take_sink_backlog();
+  if (!saved) log().error("cannot read where the sinks stood at the last stop: {}", saved.error().message());
+  if (!saved || saved->empty()) return redispatch_all();
+  // A stop while sinks were behind: each of them is owed what it was; the others
+  // had everything from the first row any of them is owed.
+  std::int64_t floor = std::numeric_limits<std::int64_t>::max();
+  for (auto& lane : lanes_) {
+    const auto it = saved->find(std::string(lane.sink->name()));
+    if (it == saved->end()) continue;
+    lane.owed_from = it->second;
+    lane.error = "behind at the last stop";
+    floor = std::min(floor, it->second);
+  }
+  log().info("{} sink(s) were behind at the last stop: each gets what it was owed", saved->size());
+  if (auto ok = redispatch_before(floor); !ok) return ok;
+  schedule_catch_up(true);
+  return {};
+}
+
+Result<void> Dispatcher::redispatch_all() {
   auto undelivered = store_->list_undelivered();
   if (!undelivered) return tl::unexpected(undelivered.error());
-  if (undelivered->empty()) return {};
-  log().info("re-dispatching {} undelivered message(s)", undelivered->size());
   std::sort(undelivered->begin(), undelivered->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return redispatch(*undelivered);
+}
+
+Result<void> Dispatcher::redispatch_before(std::int64_t floor) {
+  std::vector<store::InboxEntry> rows;
+  for (std::int64_t from = 0;;) {
+    auto batch = store_->list_undelivered_from(from, options_.batch);
+    if (!batch) return tl::unexpected(batch.error());
+    for (auto& m : *batch) {
+      if (m.id < floor) rows.push_back(std::move(m));
+    }
+    if (batch->size() < static_cast<std::size_t>(options_.batch) || batch->back().id >= floor) break;
+    from = batch->back().id + 1;
+  }
+  return redispatch(rows);
+}
+
+Result<void> Dispatcher::redispatch(std::vector<store::InboxEntry>& rows) {
+  if (rows.empty()) return {};
+  log().info("re-dispatching {} undelivered message(s)", rows.size());
   std::vector<const Message*> pending;
-  pending.reserve(undelivered->size());
-  for (auto& m : *undelivered) {
+  pending.reserve(rows.size());
+  for (auto& m : rows) {
     if (m.subscription_id) m.subscription = subscription_name(*m.subscription_id);
     pending.push_back(&m);
   }
@@ -96,31 +158,7 @@ bool Dispatcher::offer_new(const Message& m) {
       }
     }
   }
-  if (m.error) return false;  // stays `failed` in the inbox, never marked delivered
-  return !any_behind();
-}
-
-bool Dispatcher::offer_owed(const Message& m, bool& took) {
-  const auto event = sinks::event_of(m);
-  bool complete = true;
-  for (auto& lane : lanes_) {
-    if (!lane.owed_from || *lane.owed_from > m.id) continue;  // it has this one
-    if (lane.refused_this_pass) {
-      complete = false;
-      continue;
-    }
-    if (auto ok = lane.sink->deliver(event); !ok) {
-      lane.refused_this_pass = true;
-      lane.owed_from = m.id;
-      lane.error = ok.error().message();
-      log().debug("{} sink still refuses message {} on {}: {}", lane.sink->name(), m.version, name_of(m), lane.error);
-      complete = false;
-      continue;
-    }
-    lane.owed_from = m.id + 1;
-    took = true;
-  }
-  return complete;
+  return !m.error;  // one that failed stays `failed` in the inbox, never marked delivered
 }
 
 void Dispatcher::fall_behind(Lane& lane, const Message& m, const Error& why) {
@@ -134,46 +172,72 @@ void Dispatcher::fall_behind(Lane& lane, const Message& m, const Error& why) {
 }
 
 void Dispatcher::catch_up() {
-  if (!any_behind()) return;
-  std::int64_t from = std::numeric_limits<std::int64_t>::max();
-  for (auto& lane : lanes_) {
-    lane.refused_this_pass = false;
-    if (lane.owed_from) from = std::min(from, *lane.owed_from);
-  }
-  auto rows = store_->list_undelivered_from(from, options_.batch);
-  if (!rows) {
-    log().error("cannot read the messages a sink is owed: {}", rows.error().message());
-    schedule_catch_up(false);
-    return;
-  }
+  if (stopped_) return;
   names_.clear();
-  std::vector<std::int64_t> delivered;
   bool progress = false;
-  for (auto& m : *rows) {
-    if (m.subscription_id) m.subscription = subscription_name(*m.subscription_id);
-    if (offer_owed(m, progress)) delivered.push_back(m.id);
+  std::vector<std::int64_t> read;  // rows read in this pass: marked if no sink owes them any more
+  for (auto& lane : lanes_) {
+    // Each sink reads from where it stands, so one that refuses does not hold up another.
+    if (lane.owed_from && !catch_up_lane(lane, read, progress)) break;
   }
-  mark_delivered(delivered);
-  finish_pass(*rows, progress);
+  if (orphans_from_) read_orphans(read);
+  mark_if_complete(read);
+  if (any_behind() || orphans_from_) {
+    schedule_catch_up(progress);
+  } else {
+    retry_delay_ = options_.first_retry;
+  }
 }
 
-void Dispatcher::finish_pass(const std::vector<store::InboxEntry>& rows, bool progress) {
-  const bool more = !rows.empty() && rows.size() == static_cast<std::size_t>(options_.batch);
-  for (auto& lane : lanes_) {
-    if (!lane.owed_from || lane.refused_this_pass) continue;
-    if (more) {
-      lane.owed_from = std::max(*lane.owed_from, rows.back().id + 1);
-      continue;
+bool Dispatcher::catch_up_lane(Lane& lane, std::vector<std::int64_t>& read, bool& progress) {
+  auto rows = store_->list_undelivered_from(*lane.owed_from, options_.batch);
+  if (!rows) {
+    log().error("cannot read the messages the {} sink is owed: {}", lane.sink->name(), rows.error().message());
+    return false;
+  }
+  for (auto& m : *rows) {
+    read.push_back(m.id);
+    if (m.subscription_id) m.subscription = subscription_name(*m.subscription_id);
+    if (auto ok = lane.sink->deliver(sinks::event_of(m)); !ok) {
+      lane.owed_from = m.id;
+      lane.error = ok.error().message();
+      log().debug("{} sink still refuses message {} on {}: {}", lane.sink->name(), m.version, name_of(m), lane.error);
+      return true;
     }
+    lane.owed_from = m.id + 1;
+    progress = true;
+  }
+  if (rows->size() < static_cast<std::size_t>(options_.batch)) {
     // Nothing stored is left from where it stood: it has caught up.
     log().info("{} sink has caught up with the inbox", lane.sink->name());
     lane.owed_from.reset();
     lane.error.clear();
   }
-  if (any_behind()) schedule_catch_up(progress);
+  return true;
+}
+
+void Dispatcher::read_orphans(std::vector<std::int64_t>& read) {
+  auto rows = store_->list_undelivered_from(*orphans_from_, options_.batch);
+  if (!rows) return;  // the next pass tries again
+  for (const auto& m : *rows) read.push_back(m.id);
+  if (rows->size() < static_cast<std::size_t>(options_.batch)) {
+    orphans_from_.reset();
+  } else {
+    orphans_from_ = rows->back().id + 1;
+  }
+}
+
+void Dispatcher::mark_if_complete(std::vector<std::int64_t>& ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::erase_if(ids, [&](std::int64_t id) {
+    return std::any_of(lanes_.begin(), lanes_.end(), [&](const Lane& l) { return l.owed_from && *l.owed_from <= id; });
+  });
+  mark_delivered(ids);
 }
 
 void Dispatcher::schedule_catch_up(bool progress) {
+  if (stopped_) return;
   if (!retry_) {
     auto timer = scheduler_->make_timer(event::TimerClock::monotonic, [this] {
       retry_armed_ = false;

@@ -92,6 +92,7 @@ Result<int> payload_fd(const std::optional<Bytes>& payload) {
 
 struct ExecSink::Impl {
   struct Job {
+    std::int64_t message_id = 0;
     std::string version;
     std::string subscription;
     std::vector<std::string> env;
@@ -247,8 +248,9 @@ ExecSink::~ExecSink() {
   Impl& s = *impl_;
   s.shutting_down = true;
   for (const auto& job : s.queue) {
-    detail::log().warn("exec: shutting down; the command for message {} on {} will not run", job->version,
+    detail::log().warn("exec: shutting down; the command for message {} on {} will not run now", job->version,
                        job->subscription);
+    if (s.options.on_not_run && job->message_id != 0) s.options.on_not_run(job->message_id);
   }
   s.queue.clear();
   for (const auto& [pid, job] : s.running) {
@@ -271,6 +273,7 @@ Result<void> ExecSink::deliver(const Event& event) {
     return fail(Errc::io, fmt::format("exec: {} commands are already waiting", s.queue.size()));
   }
   auto job = std::make_unique<Impl::Job>();
+  job->message_id = m->message_id;
   job->version = m->version;
   job->subscription = m->subscription;
   job->payload = m->payload;

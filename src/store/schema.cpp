@@ -61,7 +61,16 @@ ALTER TABLE subscriptions ADD COLUMN previous_endpoint TEXT;
 CREATE INDEX inbox_state_received ON inbox (state, received_at);
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations = {kV1, kV2};
+// Version 3: where each sink that was behind stood when the daemon stopped, so
+// that the next start hands it what it was owed and the others nothing twice.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE sink_backlog (
+  sink TEXT PRIMARY KEY NOT NULL,
+  owed_from INTEGER NOT NULL
+) STRICT;
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
 static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

@@ -42,6 +42,7 @@ enum class Sql : std::size_t {
   inbox_by_id,
   inbox_mark_delivered,
   inbox_mark_failed,
+  inbox_mark_undelivered,
   inbox_undelivered,
   inbox_undelivered_from,
   inbox_list,
@@ -94,6 +95,8 @@ constexpr std::string_view sql_text(Sql s) noexcept {
     case Sql::inbox_mark_delivered:
       return "UPDATE inbox SET state = 'delivered', delivered_at = ?2, error = NULL WHERE id = ?1";
     case Sql::inbox_mark_failed: return "UPDATE inbox SET state = 'failed', error = ?2 WHERE id = ?1";
+    case Sql::inbox_mark_undelivered:
+      return "UPDATE inbox SET state = 'stored', delivered_at = NULL WHERE id = ?1 AND state = 'delivered'";
     case Sql::inbox_undelivered:
       return "SELECT " WEBPUSH_INBOX_COLUMNS " FROM inbox WHERE state = 'stored' ORDER BY received_at, id";
     case Sql::inbox_undelivered_from:
@@ -806,6 +809,12 @@ Result<void> Store::mark_failed(std::int64_t id, std::string_view error) {
       Sql::inbox_mark_failed, id, [&](Statement& s) { s.bind(2, error); }, "mark failed");
 }
 
+Result<void> Store::mark_undelivered(std::int64_t id) {
+  if (auto ok = impl_->writable("mark undelivered"); !ok) return ok;
+  return impl_->update_one(
+      Sql::inbox_mark_undelivered, id, [](Statement&) {}, "mark undelivered");
+}
+
 Result<std::optional<InboxEntry>> Store::find_message(std::int64_t id) {
   Statement& s = impl_->stmt(Sql::inbox_by_id);
   ResetGuard reset(s);
@@ -869,6 +878,36 @@ Result<std::int64_t> Store::prune(std::int64_t now, const RetentionPolicy& polic
   const std::int64_t deleted = impl_->db.changes();
   if (auto ok = txn->commit(); !ok) return forward(ok);
   return deleted;
+}
+
+Result<void> Store::save_sink_backlog(const std::map<std::string, std::int64_t>& owed_from) {
+  if (auto ok = impl_->writable("save sink backlog"); !ok) return ok;
+  auto txn = Transaction::begin(impl_->db);
+  if (!txn) return forward(txn);
+  if (auto ok = impl_->db.exec("DELETE FROM sink_backlog"); !ok) return ok;
+  for (const auto& [sink, from] : owed_from) {
+    auto s = impl_->db.prepare("INSERT INTO sink_backlog (sink, owed_from) VALUES (?1, ?2)");
+    if (!s) return forward(s);
+    s->bind(1, sink).bind(2, from);
+    if (auto step = s->step(); !step) return forward(step);
+  }
+  return txn->commit();
+}
+
+Result<std::map<std::string, std::int64_t>> Store::take_sink_backlog() {
+  std::map<std::string, std::int64_t> out;
+  auto s = impl_->db.prepare("SELECT sink, owed_from FROM sink_backlog");
+  if (!s) return forward(s);
+  for (;;) {
+    auto step = s->step();
+    if (!step) return forward(step);
+    if (*step == Step::done) break;
+    out[s->column_text(0)] = s->column_int64(1);
+  }
+  if (!out.empty() && impl_->writable("take sink backlog")) {
+    if (auto ok = impl_->db.exec("DELETE FROM sink_backlog"); !ok) return forward(ok);
+  }
+  return out;
 }
 
 Result<InboxStats> Store::inbox_stats() {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -861,6 +862,23 @@ TEST_F(AgentUaidChange, AReconnectDuringReregistrationSendsEachRegistrationOnce)
   ASSERT_EQ(again.size(), 2u);  // the session's queued requests, none added for the marks
   EXPECT_EQ(again[0]["channelID"], regs[0]["channelID"]);
   EXPECT_EQ(again[1]["channelID"], regs[1]["channelID"]);
+}
+
+TEST_F(AgentUaidChange, ASecondUaidChangeDuringReregistrationSendsEachPendingOneOnce) {
+  // The laptop's reply arrives (so the next hello carries the stored uaid), the
+  // phone's does not; the service then hands out yet another uaid.
+  link().receive(register_reply(chid(0), 200, endpoint(11)));
+  link().drop(DisconnectReason::io_error);
+  scheduler.advance(seconds(1));
+  link().open();
+  link().receive(hello_reply(kThirdUaid));
+  const auto again = link().sent_of_type("register");
+  ASSERT_EQ(again.size(), 2u) << "the laptop's new registration and the phone's pending one, nothing twice";
+  std::set<std::string> channels;
+  for (const auto& r : again) channels.insert(r["channelID"].get<std::string>());
+  EXPECT_EQ(channels.size(), 2u);
+  EXPECT_EQ(channels.count(chid(1)), 1u) << "the phone's pending request is sent again as it was";
+  EXPECT_EQ(channels.count(chid(0)), 0u) << "the laptop gets a fresh channel on the new uaid";
 }
 
 // ---- unsubscribe --------------------------------------------------------------------------------

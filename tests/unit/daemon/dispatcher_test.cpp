@@ -158,6 +158,89 @@ TEST_F(DispatcherTest, RetriesBackOffWhileTheSinkKeepsRefusing) {
   EXPECT_EQ(stored(), 3);
 }
 
+TEST_F(DispatcherTest, TwoSinksBehindCatchUpEachFromWhereItStands) {
+  // Batch is 4. "stuck" stops at v1 and keeps refusing; "slow" stops at v8.
+  LimitedSink stuck("stuck", 0), slow("slow", 7);
+  make({&stuck, &slow});
+  deliver(1, 20);
+  EXPECT_EQ(slow.versions, numbered(1, 7));
+  slow.capacity = -1;
+  scheduler.advance(milliseconds(2000));
+  EXPECT_EQ(slow.versions, numbered(1, 20)) << "not held up by the sink that still refuses";
+  EXPECT_TRUE(stuck.versions.empty());
+  EXPECT_EQ(stored(), 20) << "every row is still owed to the stuck sink";
+  stuck.capacity = -1;
+  scheduler.advance(milliseconds(10'000));
+  EXPECT_EQ(stuck.versions, numbered(1, 20));
+  EXPECT_EQ(delivered(), 20);
+}
+
+TEST_F(DispatcherTest, AReloadThatDropsASinkThatWasBehindMarksWhatOnlyItWasOwed) {
+  LimitedSink gone("gone", 2), kept("kept");
+  make({&gone, &kept});
+  deliver(1, 6);
+  EXPECT_EQ(stored(), 4);
+  dispatcher->set_sinks({&kept});
+  scheduler.advance(milliseconds(1000));
+  EXPECT_EQ(stored(), 0) << "owed to no sink any more";
+  EXPECT_EQ(kept.versions, numbered(1, 6)) << "and not handed out again";
+}
+
+TEST_F(DispatcherTest, AfterStopNoPassRunsAndWhatIsOwedStaysStored) {
+  LimitedSink slow("slow", 1);
+  make({&slow});
+  deliver(1, 3);
+  dispatcher->stop();
+  slow.capacity = -1;
+  scheduler.advance(milliseconds(10'000));
+  EXPECT_EQ(slow.versions, numbered(1, 1));
+  EXPECT_EQ(stored(), 2) << "handed over at the next start";
+}
+
+TEST_F(DispatcherTest, AStopWhileASinkIsBehindHandsItAloneWhatItWasOwedAtTheNextStart) {
+  LimitedSink slow("exec", 2), file("jsonl");
+  make({&slow, &file});
+  deliver(1, 6);
+  dispatcher->stop();  // as the daemon stops: records that exec is owed v3 on
+
+  LimitedSink slow_again("exec"), file_again("jsonl");
+  make({&slow_again, &file_again});
+  ASSERT_TRUE(dispatcher->redispatch_undelivered());
+  scheduler.advance(milliseconds(1000));
+  EXPECT_EQ(slow_again.versions, numbered(3, 6));
+  EXPECT_TRUE(file_again.versions.empty()) << "the JSON-lines sink had them all";
+  EXPECT_EQ(delivered(), 6);
+}
+
+TEST_F(DispatcherTest, AfterACrashWhileASinkWasBehindEverySinkGetsEveryStoredRow) {
+  LimitedSink slow("exec", 2), file("jsonl");
+  make({&slow, &file});
+  deliver(1, 4);
+  dispatcher.reset();  // no stop(): nothing recorded, as after SIGKILL
+
+  LimitedSink slow_again("exec"), file_again("jsonl");
+  make({&slow_again, &file_again});
+  ASSERT_TRUE(dispatcher->redispatch_undelivered());
+  EXPECT_EQ(slow_again.versions, numbered(3, 4));
+  EXPECT_EQ(file_again.versions, numbered(3, 4)) << "at least once: it cannot be told which it had";
+  EXPECT_EQ(delivered(), 4);
+}
+
+TEST_F(DispatcherTest, TheBackoffStartsAfreshOnceASinkHasCaughtUp) {
+  LimitedSink slow("slow", 0);
+  make({&slow});
+  deliver(1, 1);
+  scheduler.advance(milliseconds(20'000));  // backed off to 5 s
+  slow.capacity = 1;
+  scheduler.advance(milliseconds(5'000));
+  ASSERT_TRUE(dispatcher->behind().empty());
+  slow.capacity = 0;
+  deliver(2, 2);
+  const int before = slow.offers;
+  scheduler.advance(options.first_retry);
+  EXPECT_EQ(slow.offers, before + 1) << "the first retry comes after first_retry again";
+}
+
 TEST_F(DispatcherTest, ABehindSinkAtStartUpIsHandledLikeOneThatFellBehindLater) {
   put(1, 6);
   LimitedSink a("a"), b("b", 3);

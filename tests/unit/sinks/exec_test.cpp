@@ -284,16 +284,23 @@ TEST_F(ExecSinkTest, FullQueueIsAnError) {
 TEST_F(ExecSinkTest, DestructionStopsRunningAndDropsQueued) {
   ExecOptions options;
   options.max_running = 1;
+  std::vector<std::int64_t> not_run;
+  options.on_not_run = [&](std::int64_t id) { not_run.push_back(id); };
   auto sink = make("sleep 30", options);
   ASSERT_TRUE(sink);
-  ASSERT_TRUE(sink->deliver(message("v-running")));
-  ASSERT_TRUE(sink->deliver(message("v-queued")));
+  auto running = message("v-running");
+  running.message_id = 7;
+  auto queued = message("v-queued");
+  queued.message_id = 8;
+  ASSERT_TRUE(sink->deliver(running));
+  ASSERT_TRUE(sink->deliver(queued));
   sink.reset();  // SIGTERM ends sleep at once
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].version, "v-running");
   EXPECT_EQ(results[0].signal, SIGTERM);
   EXPECT_THAT(log.text(), HasSubstr("message v-queued on news will not run"));
   EXPECT_THAT(log.text(), HasSubstr("for message v-running on news"));
+  EXPECT_EQ(not_run, std::vector<std::int64_t>{8}) << "the queued message is handed back; the started one ran";
 }
 
 struct BadCommand {

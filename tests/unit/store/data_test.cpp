@@ -2,6 +2,7 @@
 // err rows.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -381,6 +382,32 @@ TEST_F(StoreData, ListUndeliveredOldestFirst) {
   for (const auto& e : undelivered) versions.push_back(e.version);
   // By received time, then by arrival (id) for equal times.
   EXPECT_EQ(versions, (std::vector<std::string>{"early", "mid-b", "mid-a", "late"}));
+}
+
+TEST_F(StoreData, MarkUndeliveredTakesADeliveredRowBackToStored) {
+  const auto put =
+      store().inbox_put_batch(std::vector<InboxEntry>{sample_message("c", "a", 1), sample_message("c", "b", 2)});
+  ASSERT_TRUE(put);
+  const std::int64_t a = (*put)[0].id;
+  ASSERT_TRUE(store().mark_delivered(a, 5));
+  ASSERT_TRUE(store().mark_undelivered(a));
+  const auto row = store().find_message(a).value();
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->state, InboxState::stored);
+  EXPECT_EQ(row->delivered_at, std::nullopt);
+  EXPECT_TRUE(store().mark_undelivered((*put)[1].id).error().is(Errc::not_found)) << "only a delivered row";
+  const auto from = store().list_undelivered_from(a, 10).value();
+  ASSERT_EQ(from.size(), 2u);
+  EXPECT_EQ(from[0].version, "a");
+  EXPECT_EQ(store().list_undelivered_from((*put)[1].id, 10).value().size(), 1u);
+  EXPECT_EQ(store().list_undelivered_from(a, 1).value().size(), 1u);
+}
+
+TEST_F(StoreData, TheSinkBacklogIsReadOnce) {
+  ASSERT_TRUE(store().save_sink_backlog({{"exec", 12}, {"jsonl", 40}}));
+  ASSERT_TRUE(store().save_sink_backlog({{"exec", 15}}));  // replaces
+  EXPECT_EQ(store().take_sink_backlog().value(), (std::map<std::string, std::int64_t>{{"exec", 15}}));
+  EXPECT_TRUE(store().take_sink_backlog().value().empty()) << "it describes one stop only";
 }
 
 TEST_F(StoreData, ListMessagesFilters) {

@@ -162,7 +162,7 @@ TEST(Migration, RawV1DatabaseUpgradesWithDataIntact) {
     EXPECT_EQ(store.get_uaid("wss://a/").value(), "uaid-a");
     const auto lines = log.lines();
     ASSERT_FALSE(lines.empty());
-    EXPECT_EQ(lines.back(), fmt::format("info upgraded {} from schema 1 to 2", dir.db().string()));
+    EXPECT_EQ(lines.back(), fmt::format("info upgraded {} from schema 1 to {}", dir.db().string(), kSchemaVersion));
   }
   expect_current_schema(dir.db());
   // The new columns work on the migrated rows, and the data survives another reopen.
@@ -236,9 +236,9 @@ TEST(Migration, ReadOnlyOpenRefusesAnOlderSchemaAndChangesNothing) {
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error(), Errc::old_schema) << store.error();
   EXPECT_EQ(store.error().message(),
-            fmt::format("{} has schema 1 and needs an upgrade to 2, which a read-only open cannot do; start the "
+            fmt::format("{} has schema 1 and needs an upgrade to {}, which a read-only open cannot do; start the "
                         "daemon once to upgrade it",
-                        dir.db().string()));
+                        dir.db().string(), kSchemaVersion));
   EXPECT_EQ(read_file(dir.db()), before);
 }
 

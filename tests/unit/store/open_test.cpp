@@ -198,7 +198,7 @@ const BadFileRow kBadFiles[] = {
        make_populated_store(dir.state());
        raw_exec(dir.db(), fmt::format("PRAGMA user_version = {}", kSchemaVersion + 1));
      },
-     Errc::newer_schema, " was written by a newer webpushd (schema 3, this version knows 2)"},
+     Errc::newer_schema, " was written by a newer webpushd (schema 4, this version knows 3)"},
 };
 
 TEST(StoreOpen, RefusesBadFilesAndLeavesThemUnchanged) {

@@ -157,6 +157,7 @@ class Agent final : public transport::ConnectionListener {
   /// re-registration is not under way: one a stop or a timeout cut short.
   void resume_reregistrations();
   void reregister(const store::Subscription& sub);
+  [[nodiscard]] bool reregistration_pending(std::int64_t subscription_id) const;
   void on_register_ok(const protocol::action::RegisterOk& ok);
   void on_register_failed(const protocol::action::RegisterFailed& failed);
   void notify_state();

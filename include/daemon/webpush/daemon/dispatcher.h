@@ -69,11 +69,19 @@ class Dispatcher {
   /// sink has it. Messages that failed to decrypt are handed over and never
   /// marked (they stay `failed`).
   void deliver(const std::vector<const Message*>& messages);
-  /// At start: every `stored` row, after each sink's recover(), as deliver().
+  /// At start: the `stored` rows, after each sink's recover(), as deliver().
+  /// After a stop while sinks were behind (stop() recorded where they stood),
+  /// each of them is owed what it was and the others get nothing twice; after
+  /// a crash every sink gets every row (at least once).
   Result<void> redispatch_undelivered();
   /// An event that is not an inbox row (a subscription change): every sink,
   /// once; a refusal is logged, not retried.
   void broadcast(const sinks::Event& event);
+
+  /// No more catch-up passes (the daemon is stopping); where each sink that
+  /// is behind stands is recorded in the store, and what it is owed is handed
+  /// to it alone at the next start.
+  void stop();
 
   [[nodiscard]] std::vector<SinkBacklog> behind() const;
 
@@ -82,15 +90,23 @@ class Dispatcher {
     sinks::Sink* sink = nullptr;
     std::optional<std::int64_t> owed_from;  // set while behind
     std::string error;
-    bool refused_this_pass = false;
   };
-  /// Offers `m` to each lane that is not behind; true when none is behind after it.
+  /// Offers `m` to each lane that is not behind; true unless it failed to
+  /// decrypt (such a row is never marked).
   bool offer_new(const Message& m);
-  /// Offers `m` to each lane that is owed it and has not refused in this pass.
-  bool offer_owed(const Message& m, bool& took);
+  Result<void> redispatch_all();
+  /// The stored rows below `floor`, a batch at a time.
+  Result<void> redispatch_before(std::int64_t floor);
+  Result<void> redispatch(std::vector<store::InboxEntry>& rows);
   void fall_behind(Lane& lane, const Message& m, const Error& why);
+  /// One pass: each sink that is behind gets what it is owed, a batch at most,
+  /// until it refuses; then rows no sink owes any more are marked delivered.
   void catch_up();
-  void finish_pass(const std::vector<store::InboxEntry>& rows, bool progress);
+  /// False on a store error.
+  bool catch_up_lane(Lane& lane, std::vector<std::int64_t>& read, bool& progress);
+  /// Rows only a sink removed by a reload was owed.
+  void read_orphans(std::vector<std::int64_t>& read);
+  void mark_if_complete(std::vector<std::int64_t>& ids);
   void schedule_catch_up(bool progress);
   void mark_delivered(const std::vector<std::int64_t>& ids);
   [[nodiscard]] bool any_behind() const;
@@ -104,6 +120,8 @@ class Dispatcher {
   EventObserver observer_;
   std::unique_ptr<event::ScheduledTimer> retry_;  // made when first needed
   bool retry_armed_ = false;
+  bool stopped_ = false;
+  std::optional<std::int64_t> orphans_from_;  // set by a reload that removed a sink that was behind
   Duration retry_delay_;
   std::map<std::int64_t, std::string> names_;  // subscription id → name, for rows read back
 };

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -63,6 +64,11 @@ struct ExecOptions {
   /// Observer called on the loop thread after each command has ended (or
   /// failed to start); optional. Lets the daemon count and tests wait.
   std::function<void(const ExecResult&)> on_finished;
+  /// Called from the destructor for each queued command that will never run,
+  /// with its message's inbox row (MessageEvent::message_id, when not 0): the
+  /// daemon makes that message undelivered again, so the next start hands it
+  /// over instead of losing it. Optional.
+  std::function<void(std::int64_t message_id)> on_not_run;
 };
 
 class ExecSink final : public Sink {

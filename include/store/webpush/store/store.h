@@ -36,6 +36,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -51,7 +52,7 @@
 namespace webpush::store {
 
 /// The schema version this build writes (PRAGMA user_version).
-inline constexpr std::int64_t kSchemaVersion = 2;
+inline constexpr std::int64_t kSchemaVersion = 3;
 /// PRAGMA application_id of a webpushd database ("wpud").
 inline constexpr std::int64_t kApplicationId = 0x77707564;
 inline constexpr std::string_view kDatabaseFileName = "webpushd.db";
@@ -245,6 +246,10 @@ class Store {
   Result<void> mark_delivered(std::int64_t id, std::int64_t when);
   /// mark_delivered() for each id in one transaction; on error none is marked.
   Result<void> mark_delivered_batch(std::span<const std::int64_t> ids, std::int64_t when);
+  /// A delivered row back to `stored` (a sink gave it back before handing it
+  /// on, e.g. a command queued when the daemon stopped). Errors: not_found
+  /// (no delivered row with that id).
+  Result<void> mark_undelivered(std::int64_t id);
   /// state := failed with its error text (e.g. a sink that cannot take it). Errors: not_found.
   Result<void> mark_failed(std::int64_t id, std::string_view error);
   Result<std::optional<InboxEntry>> find_message(std::int64_t id);
@@ -261,6 +266,14 @@ class Store {
   /// number of rows deleted. Errors: invalid_argument (negative max_rows/max_age).
   Result<std::int64_t> prune(std::int64_t now, const RetentionPolicy& policy = {});
   Result<InboxStats> inbox_stats();
+
+  // ---- sinks that were behind at a stop -------------------------------------
+
+  /// Replaces what is recorded: sink name → the first inbox row it is owed.
+  Result<void> save_sink_backlog(const std::map<std::string, std::int64_t>& owed_from);
+  /// What save_sink_backlog() recorded, removed as it is read: it describes
+  /// one stop only (after a crash there is none, and every sink gets every row).
+  Result<std::map<std::string, std::int64_t>> take_sink_backlog();
 
  private:
   struct Impl;
