@@ -8,7 +8,6 @@
 //                              then DIR/done
 //   --child gate LOCKFILE      waits for a shared flock on LOCKFILE, exits 0
 //   --child exit CODE          exits with CODE
-//   --child ignore-term        ignores SIGTERM and waits forever
 //   --child record FILE URL    writes URL and $XDG_ACTIVATION_TOKEN to FILE (via a rename)
 #include <dirent.h>
 #include <fcntl.h>
@@ -90,10 +89,6 @@ int child_main(int argc, char** argv) {
     return 0;
   }
   if (mode == "exit" && argc == 4) return std::atoi(argv[3]);
-  if (mode == "ignore-term") {
-    std::signal(SIGTERM, SIG_IGN);
-    for (;;) pause();
-  }
   if (mode == "record" && argc == 5) {
     const char* token = std::getenv("XDG_ACTIVATION_TOKEN");
     write_file(argv[3], std::string(argv[4]) + "\n" + (token != nullptr ? token : ""));
