@@ -65,8 +65,9 @@ void Dispatcher::stop() {
 void Dispatcher::deliver(const std::vector<const Message*>& messages) {
   std::vector<std::int64_t> handed;  // taken by every sink that is not behind
   for (const Message* m : messages) {
-    if (offer_new(*m)) handed.push_back(m->id);
-    if (observer_) observer_(sinks::event_of(*m));
+    const auto event = sinks::event_of(*m);  // one copy of the payload for every sink and the observer
+    if (offer_new(*m, event)) handed.push_back(m->id);
+    if (observer_) observer_(event);
   }
   mark_if_complete(handed);
 }
@@ -146,8 +147,7 @@ std::vector<SinkBacklog> Dispatcher::behind() const {
   return out;
 }
 
-bool Dispatcher::offer_new(const Message& m) {
-  const auto event = sinks::event_of(m);
+bool Dispatcher::offer_new(const Message& m, const sinks::Event& event) {
   for (auto& lane : lanes_) {
     if (lane.owed_from) continue;  // it gets this one from the inbox, after the ones before
     if (auto ok = lane.sink->deliver(event); !ok) {

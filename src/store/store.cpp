@@ -885,9 +885,10 @@ Result<void> Store::save_sink_backlog(const std::map<std::string, std::int64_t>&
   auto txn = Transaction::begin(impl_->db);
   if (!txn) return forward(txn);
   if (auto ok = impl_->db.exec("DELETE FROM sink_backlog"); !ok) return ok;
+  auto s = impl_->db.prepare("INSERT INTO sink_backlog (sink, owed_from) VALUES (?1, ?2)");
+  if (!s) return forward(s);
   for (const auto& [sink, from] : owed_from) {
-    auto s = impl_->db.prepare("INSERT INTO sink_backlog (sink, owed_from) VALUES (?1, ?2)");
-    if (!s) return forward(s);
+    s->reset();
     s->bind(1, sink).bind(2, from);
     if (auto step = s->step(); !step) return forward(step);
   }

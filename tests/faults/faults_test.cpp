@@ -424,6 +424,13 @@ json daemon_status(const std::filesystem::path& state_dir) {
   throw SupportError("status printed no JSON: " + output);
 }
 
+/// The daemon's environment for the ENOSPC shim (enospc_shim.cpp): writes under
+/// `under` fail while `flag` exists.
+std::vector<std::string> disk_full_env(const std::filesystem::path& under, const std::filesystem::path& flag) {
+  return {"LD_PRELOAD=" WEBPUSHD_ENOSPC_SHIM, "WEBPUSHD_ENOSPC_DIR=" + under.string(),
+          "WEBPUSHD_ENOSPC_FLAG=" + flag.string()};
+}
+
 /// POSTs "m-<from>" … "m-<to - 1>"; returns the payloads the service answered 201 for.
 std::set<std::string> post_range(std::uint16_t port, const PushSubscription& sub, int from, int to) {
   std::set<std::string> accepted;
@@ -445,8 +452,7 @@ TEST_F(FaultTest, AFullDiskIsNeverAckedIsReportedAndEverythingArrivesOnceThereIs
                         .server = service.ws_url(),
                         .extra_args = {"--no-notify", "--backoff-initial", "0.1", "--backoff-max", "1"},
                         .jsonl = file.string(),
-                        .env = {"LD_PRELOAD=" WEBPUSHD_ENOSPC_SHIM, "WEBPUSHD_ENOSPC_DIR=" + ua_dir.string(),
-                                "WEBPUSHD_ENOSPC_FLAG=" + flag.string()}});
+                        .env = disk_full_env(ua_dir, flag)});
   daemon.wait_log("connected to");
   auto accepted = post_range(service.port(), sub, 0, kBefore);
   ASSERT_TRUE(wait_payloads(file, accepted, Millis(10000))) << daemon.log();
@@ -494,8 +500,7 @@ TEST_F(FaultTest, AFullDiskUnderTheSinkFileOnlyHoldsMessagesInTheInboxUntilThere
   const auto sub = subscribe(ua_dir, service.ws_url(), "disk");
   options.server = service.ws_url();
   options.extra_args = {"--no-notify"};
-  options.env = {"LD_PRELOAD=" WEBPUSHD_ENOSPC_SHIM, "WEBPUSHD_ENOSPC_DIR=" + sink_file.string(),
-                 "WEBPUSHD_ENOSPC_FLAG=" + flag.string()};
+  options.env = disk_full_env(sink_file, flag);
   DaemonProcess daemon(options);
   daemon.wait_log("connected to");
   auto accepted = post_range(service.port(), sub, 0, kBefore);

@@ -93,7 +93,7 @@ class Dispatcher {
   };
   /// Offers `m` to each lane that is not behind; true unless it failed to
   /// decrypt (such a row is never marked).
-  bool offer_new(const Message& m);
+  bool offer_new(const Message& m, const sinks::Event& event);
   Result<void> redispatch_all();
   /// The stored rows below `floor`, a batch at a time.
   Result<void> redispatch_before(std::int64_t floor);
