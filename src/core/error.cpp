@@ -16,6 +16,7 @@ std::string_view to_string(Domain d) noexcept {
     case Domain::daemon: return "daemon";
     case Domain::cli: return "cli";
     case Domain::event: return "event";
+    case Domain::load: return "load";
   }
   return "unknown";
 }

@@ -27,7 +27,8 @@ ALLOWED = {
     "service": {"core", "crypto", "protocol", "event", "sqlite", "service"},
     "sinks": {"core", "event", "sinks"},
     "daemon": {"core", "crypto", "protocol", "event", "sqlite", "store", "transport", "sinks", "daemon"},
-    "cli": {"core", "crypto", "protocol", "event", "sqlite", "store", "transport", "service", "sinks", "daemon"},
+    "load": {"core", "crypto", "protocol", "event", "transport", "load"},
+    "cli": {"core", "crypto", "protocol", "event", "sqlite", "store", "transport", "service", "sinks", "daemon", "load"},
 }
 SQLITE_HEADERS = {"webpush/store/sqlite.h", "webpush/store/errc.h"}
 

@@ -22,7 +22,7 @@
 namespace webpush {
 
 /// The layer an error comes from; one closed code enum per layer.
-enum class Domain : std::uint8_t { core, crypto, protocol, store, transport, service, sinks, daemon, cli, event };
+enum class Domain : std::uint8_t { core, crypto, protocol, store, transport, service, sinks, daemon, cli, event, load };
 
 std::string_view to_string(Domain d) noexcept;
 
