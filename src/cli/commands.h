@@ -1,8 +1,10 @@
 // The subcommands (one file each). Each returns the process exit code.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -24,6 +26,7 @@ struct RunOptions {
   std::string proxy;
   double retention_days = 30;
   std::int64_t retention_messages = 10'000;
+  bool trace = false;
 };
 
 /// Adds the options of `run` to `sub`.
@@ -96,5 +99,47 @@ struct DemoOptions {
 
 void add_demo_options(CLI::App& sub, DemoOptions& o);
 int run_demo(const GlobalOptions& g, const DemoOptions& o);
+
+}  // namespace webpush::cli
+
+namespace webpush::cli {
+
+struct LoadtestOptions {
+  bool embedded = false;
+  int user_agents = 100;
+  int subscriptions = 1;
+  double ramp_rate = 1000;
+  bool connect_only = false;
+  double rate = 100;
+  double duration = 10;
+  std::int64_t messages = 0;
+  std::size_t payload_size = 128;
+  std::string encoding = "aes128gcm";
+  int ttl = 60;
+  std::string urgency;
+  std::string topic;
+  std::string vapid_key_file;
+  std::string vapid_subject = "mailto:webpushd@localhost";
+  bool no_vapid = false;
+  int connections = 8;
+  double drain_timeout = 10;
+  double connect_timeout = 60;
+  double ping_interval = 300;
+  bool insecure = false;
+  std::string ca_file;
+  bool json = false;
+  bool no_progress = false;
+  bool trace = false;
+  std::string hdr_log;
+  std::string report;
+  std::vector<std::string> subscription_files;
+  std::vector<std::string> merge_files;
+  bool merge_json = false;
+};
+
+/// Adds `loadtest` and its `merge` subcommand; returns `merge`.
+CLI::App* add_loadtest_options(CLI::App& sub, LoadtestOptions& o);
+int run_loadtest(const GlobalOptions& g, const LoadtestOptions& o, const std::string& command_line);
+int run_loadtest_merge(const LoadtestOptions& o);
 
 }  // namespace webpush::cli

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "child_process.h"
 #include "commands.h"
 #include "control_client.h"
 #include "sender.h"
@@ -44,86 +45,6 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 
 struct StepFailed {
   std::string why;
-};
-
-// A child process of this same binary, with stdout read line by line and
-// stderr kept in a log file for the error report.
-class Child {
- public:
-  Child(const std::vector<std::string>& args, const std::filesystem::path& log) : log_(log) {
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) != 0) throw StepFailed{"pipe failed"};
-    const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    pid_ = fork();
-    if (pid_ < 0) throw StepFailed{"fork failed"};
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      dup2(out[1], 1);
-      if (err >= 0) dup2(err, 2);
-      std::vector<char*> argv;
-      std::vector<std::string> copy = args;
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv("/proc/self/exe", argv.data());
-      _exit(127);
-    }
-    if (err >= 0) ::close(err);
-    ::close(out[1]);
-    fd_ = out[0];
-  }
-  ~Child() {
-    stop();
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  /// The next stdout line, or nullopt at the deadline or EOF.
-  std::optional<std::string> line(Clock::time_point deadline) {
-    for (;;) {
-      if (const auto nl = buf_.find('\n'); nl != std::string::npos) {
-        std::string l = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return l;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-      char b[4096];
-      const ssize_t n = ::read(fd_, b, sizeof b);
-      if (n <= 0) return std::nullopt;
-      buf_.append(b, static_cast<std::size_t>(n));
-    }
-  }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) ::usleep(20'000);
-    if (waitpid(pid_, nullptr, WNOHANG) == 0) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
-  }
-  /// The last lines of the child's stderr, for an error report.
-  [[nodiscard]] std::string log_tail() const {
-    FILE* f = std::fopen(log_.c_str(), "r");
-    if (f == nullptr) return "";
-    std::string all;
-    char b[4096];
-    std::size_t n;
-    while ((n = std::fread(b, 1, sizeof b, f)) > 0) all.append(b, n);
-    std::fclose(f);
-    if (all.size() > 600) all = "..." + all.substr(all.size() - 600);
-    return all;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string buf_;
-  std::filesystem::path log_;
 };
 
 class Steps {
@@ -167,22 +88,23 @@ struct Demo {
   const DemoOptions& o;
   std::filesystem::path dir;
   std::chrono::milliseconds timeout;
-  std::unique_ptr<Child> service;
-  std::unique_ptr<Child> daemon;
+  std::unique_ptr<ChildProcess> service;
+  std::unique_ptr<ChildProcess> daemon;
 };
 
 // Starts `webpushd serve`; its WebSocket URL.
 std::string start_service(Demo& d) {
-  d.service = std::make_unique<Child>(std::vector<std::string>{"webpushd", "-q", "serve", "--listen", "127.0.0.1:0",
-                                                               "--state-dir", (d.dir / "service").string()},
-                                      d.dir / "service.log");
+  d.service =
+      std::make_unique<ChildProcess>(std::vector<std::string>{"webpushd", "-q", "serve", "--listen", "127.0.0.1:0",
+                                                              "--state-dir", (d.dir / "service").string()},
+                                     d.dir / "service.log");
   auto line = d.service->line(Clock::now() + d.timeout);
   if (!line || line->rfind("ws://", 0) != 0) throw StepFailed{"the service did not start: " + d.service->log_tail()};
   return *line;
 }
 
 int start_daemon(Demo& d, const std::string& url) {
-  d.daemon = std::make_unique<Child>(
+  d.daemon = std::make_unique<ChildProcess>(
       std::vector<std::string>{"webpushd", "--state-dir", (d.dir / "agent").string(), "--server", url, "run", "--jsonl",
                                "-", "--request-timeout", "5"},
       d.dir / "daemon.log");

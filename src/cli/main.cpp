@@ -44,6 +44,10 @@ struct Commands {
   CLI::App* list = nullptr;
   MessagesOptions messages_options;
   CLI::App* messages = nullptr;
+  LoadtestOptions loadtest_options;
+  CLI::App* loadtest = nullptr;
+  CLI::App* loadtest_merge = nullptr;
+  std::string command_line;
 };
 
 void add_global_options(CLI::App& app, GlobalOptions& g) {
@@ -86,6 +90,9 @@ void add_tool_commands(CLI::App& app, Commands& c) {
   c.messages =
       app.add_subcommand("messages", "show received messages from the inbox (a table, or JSON lines with --json)");
   add_messages_options(*c.messages, c.messages_options);
+  c.loadtest = app.add_subcommand(
+      "loadtest", "load-test a push service: many user agents, an open-loop sender, latency histograms");
+  c.loadtest_merge = add_loadtest_options(*c.loadtest, c.loadtest_options);
 }
 
 // The exit code when parsing ends the process (--help, --version, a usage error).
@@ -115,6 +122,8 @@ std::optional<int> run_command(const Commands& c) {
   if (c.serve->parsed()) return run_serve(c.serve_options, g.state_dir, g.verbose, g.quiet);
   if (c.list->parsed()) return run_list(g, c.list_options);
   if (c.messages->parsed()) return run_messages(g, c.messages_options);
+  if (c.loadtest_merge->parsed()) return run_loadtest_merge(c.loadtest_options);
+  if (c.loadtest->parsed()) return run_loadtest(g, c.loadtest_options, c.command_line);
   return std::nullopt;
 }
 
@@ -141,6 +150,7 @@ int main(int argc, char** argv) {
   add_agent_commands(app, c);
   add_tool_commands(app, c);
   if (const auto code = parse(app, argc, argv)) return *code;
+  for (int i = 0; i < argc; ++i) c.command_line += (i == 0 ? "" : " ") + std::string(argv[i]);
 
   try {
     c.g.server_given = app.count("--server") > 0;

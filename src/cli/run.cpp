@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "config.h"
 #include "webpush/daemon/daemon.h"
+#include "webpush/event/trace.h"
 #include "webpush/transport/ws_client.h"
 
 namespace webpush::cli {
@@ -35,6 +36,8 @@ CLI::Validator in_range(NumberRange r) {
 
 void add_run_options(CLI::App& sub, RunOptions& o) {
   sub.add_flag("--no-notify", o.no_notify, "do not raise desktop notifications");
+  sub.add_flag("--trace", o.trace,
+               "print each step a push takes (frame read, inbox put/commit, sink) with a microsecond timestamp");
   sub.add_option("--jsonl", o.jsonl, "write every event as a JSON line to FILE, or - for stdout")->type_name("FILE|-");
   sub.add_option("--exec", o.exec, "run CMD for every message, payload on stdin, WEBPUSH_* metadata in the environment")
       ->type_name("CMD");
@@ -146,6 +149,7 @@ void use_journal_if_systemd() {
 
 int run_daemon(const GlobalOptions& g, const RunOptions& flags, const CLI::App& sub) {
   setup_logging(g);
+  if (flags.trace) event::Trace::enable(stderr);
   use_journal_if_systemd();
   auto opts = effective_options(g, flags, sub);
   if (!opts) {

@@ -119,13 +119,13 @@ Result<std::optional<crypto::KeyPair>> load_optional_vapid_key(const std::string
 
 SendOptions send_options(const SendCommandOptions& o, const crypto::KeyPair* vapid) {
   SendOptions options;
-  options.encoding = o.encoding;
-  options.ttl = o.ttl;
-  options.urgency = o.urgency;
-  options.topic = o.topic;
-  options.vapid = vapid;
-  options.vapid_subject = o.vapid_subject;
-  options.vapid_scheme = o.legacy_vapid ? crypto::VapidScheme::webpush : crypto::VapidScheme::vapid;
+  options.push.encoding = o.encoding;
+  options.push.ttl = o.ttl;
+  options.push.urgency = o.urgency;
+  options.push.topic = o.topic;
+  options.push.vapid = vapid;
+  options.push.vapid_subject = o.vapid_subject;
+  options.push.vapid_scheme = o.legacy_vapid ? crypto::VapidScheme::webpush : crypto::VapidScheme::vapid;
   return options;
 }
 

@@ -18,8 +18,7 @@
 #include <openssl/pem.h>
 
 #include "webpush/core/base64url.h"
-#include "webpush/crypto/aesgcm.h"
-#include "webpush/crypto/webpush.h"
+#include "webpush/load/push_request.h"
 
 namespace webpush::cli {
 
@@ -96,57 +95,12 @@ Result<crypto::KeyPair> generate_vapid_key_file(const std::string& path) {
 
 namespace {
 
-// What one POST carries: the (encrypted) body and its headers, in the order sent.
-struct PushRequest {
-  std::vector<std::string> headers;
-  Bytes body;
-  std::string crypto_key;  // the Crypto-Key header value, built from encryption and VAPID
-};
-
-Result<void> add_encrypted_body(PushRequest& req, ByteView payload, const crypto::PublicKey& ua_key,
-                                const PushSubscription& sub, const std::string& encoding) {
-  if (encoding == "aesgcm") {
-    auto m = crypto::aesgcm_encrypt(payload, ua_key, sub.auth);
-    if (!m) return fail(SendErrc::encrypt, m.error().message());
-    req.body = std::move(m->body);
-    req.headers.push_back("Content-Encoding: aesgcm");
-    req.headers.push_back("Encryption: " + m->encryption);
-    req.crypto_key = m->crypto_key;
-    return {};
-  }
-  auto b = crypto::webpush_encrypt(payload, ua_key, sub.auth);
-  if (!b) return fail(SendErrc::encrypt, b.error().message());
-  req.body = std::move(*b);
-  req.headers.push_back("Content-Encoding: aes128gcm");
-  return {};
-}
-
-Result<void> add_vapid(PushRequest& req, const PushSubscription& sub, const SendOptions& options) {
-  const auto now = static_cast<std::int64_t>(std::time(nullptr));
-  auto claims = crypto::vapid_claims_for(sub.endpoint, options.vapid_subject, now);
-  if (!claims) return fail(SendErrc::encrypt, claims.error().message());
-  auto vapid = crypto::vapid_headers(*options.vapid, *claims, options.vapid_scheme);
-  if (!vapid) return fail(SendErrc::encrypt, vapid.error().message());
-  req.headers.push_back("Authorization: " + vapid->authorization);
-  if (!vapid->crypto_key.empty()) req.crypto_key += (req.crypto_key.empty() ? "" : ",") + vapid->crypto_key;
-  return {};
-}
+using load::PushRequest;
 
 Result<PushRequest> build_request(const PushSubscription& sub, ByteView payload, const SendOptions& options) {
-  auto ua_key = crypto::PublicKey::from_bytes(sub.p256dh);
-  if (!ua_key) return fail(SendErrc::encrypt, ua_key.error().message());
-  PushRequest req;
-  req.headers = {fmt::format("TTL: {}", options.ttl), "Content-Type: application/octet-stream"};
-  if (options.encoding != "none") {  // "none": a push without data, as RFC 8030 allows
-    if (auto ok = add_encrypted_body(req, payload, *ua_key, sub, options.encoding); !ok)
-      return tl::unexpected(ok.error());
-  }
-  if (!options.urgency.empty()) req.headers.push_back("Urgency: " + options.urgency);
-  if (!options.topic.empty()) req.headers.push_back("Topic: " + options.topic);
-  if (options.vapid != nullptr) {
-    if (auto ok = add_vapid(req, sub, options); !ok) return tl::unexpected(ok.error());
-  }
-  if (!req.crypto_key.empty()) req.headers.push_back("Crypto-Key: " + req.crypto_key);
+  auto req = load::build_push_request({sub.endpoint, sub.p256dh, sub.auth}, payload, options.push,
+                                      static_cast<std::int64_t>(std::time(nullptr)));
+  if (!req) return fail(SendErrc::encrypt, req.error().message());
   return req;
 }
 

@@ -13,6 +13,7 @@
 #include "webpush/core/error.h"
 #include "webpush/crypto/keys.h"
 #include "webpush/crypto/vapid.h"
+#include "webpush/load/push_request.h"
 
 namespace webpush::cli {
 
@@ -24,13 +25,7 @@ Result<crypto::KeyPair> load_vapid_key(const std::string& path);
 Result<crypto::KeyPair> generate_vapid_key_file(const std::string& path);
 
 struct SendOptions {
-  std::string encoding = "aes128gcm";  ///< "aesgcm", or "none" for a push without data
-  int ttl = 60;
-  std::string urgency;                     ///< empty: not sent
-  std::string topic;                       ///< empty: not sent
-  const crypto::KeyPair* vapid = nullptr;  ///< borrowed; nullptr: no VAPID
-  std::string vapid_subject = "mailto:webpushd@localhost";
-  crypto::VapidScheme vapid_scheme = crypto::VapidScheme::vapid;
+  load::PushOptions push;  ///< what the request carries (encoding, TTL, VAPID…)
   long timeout_ms = 30000;
 };
 

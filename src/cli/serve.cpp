@@ -4,6 +4,7 @@
 // so that scripts and tests can start the service on port 0 and read where it is.
 // Logs go to stderr.
 #include "serve.h"
+#include "webpush/event/trace.h"
 
 #include "common.h"
 
@@ -90,6 +91,8 @@ void add_serve_options(CLI::App& sub, ServeOptions& o) {
       ->capture_default_str()
       ->type_name("N");
   sub.add_option("--broadcast", o.broadcasts, "announce a Megaphone broadcast (repeatable)")->type_name("ID=VERSION");
+  sub.add_flag("--trace", o.trace,
+               "print each message's steps (accepted, frame written) with a microsecond timestamp on stderr");
   sub.add_flag("-v,--verbose", o.verbose, "more log output (repeat for more)");
   sub.add_flag("-q,--quiet", o.quiet, "less log output");
 }
@@ -276,6 +279,7 @@ int serve(const service::ServiceConfig& config) {
 
 int run_serve(const ServeOptions& o, const std::string& global_state_dir, int verbose, bool quiet) {
   setup_logging(verbose + o.verbose, quiet || o.quiet);
+  if (o.trace) event::Trace::enable(stderr);
   auto config = config_from_options(o, global_state_dir);
   if (!config) {
     print_error(config.error());

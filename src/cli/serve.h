@@ -15,6 +15,7 @@ struct ServeOptions {
   std::string state_dir;  ///< empty: <global --state-dir>/service, else $XDG_STATE_HOME/webpushd/service
   std::string tls_cert;
   std::string tls_key;
+  bool trace = false;
   double ws_ping_interval = 300;  // seconds
   double ws_pong_timeout = 4;
   double handshake_timeout = 5;

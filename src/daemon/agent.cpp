@@ -1,4 +1,5 @@
 #include "webpush/daemon/agent.h"
+#include "webpush/event/trace.h"
 
 #include <algorithm>
 
@@ -82,8 +83,13 @@ class Agent::StoreInbox final : public protocol::InboxPort {
     for (const auto& m : messages) {
       entries.push_back(store::InboxEntry{m, m.error ? store::InboxState::failed : store::InboxState::stored, {}});
     }
+    const bool tracing = event::Trace::enabled();
+    if (tracing) event::Trace::emit("inbox.put", fmt::format("n={}", messages.size()));
     auto put = store_->inbox_put_batch(entries);
     if (!put) return tl::unexpected(put.error());
+    if (tracing) {
+      for (const auto& m : messages) event::Trace::emit("inbox.committed", "id=" + m.version);
+    }
     std::vector<std::optional<std::int64_t>> out;
     out.reserve(put->size());
     for (const auto& r : *put) out.push_back(r.is_new ? std::optional<std::int64_t>(r.id) : std::nullopt);
@@ -215,6 +221,11 @@ void Agent::on_open() { apply(session_.on_connected(clock_->now())); }
 
 void Agent::on_text(std::string_view frame) {
   log().trace("frame in: {}", printable_prefix(frame, kTracedFrameBytes));
+  if (event::Trace::enabled()) {
+    if (const auto id = event::notification_version(frame); !id.empty()) {
+      event::Trace::emit("ws.in", fmt::format("id={} bytes={}", id, frame.size()));
+    }
+  }
   apply(session_.on_frame(frame, clock_->now()));
 }
 

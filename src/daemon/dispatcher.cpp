@@ -1,4 +1,5 @@
 #include "webpush/daemon/dispatcher.h"
+#include "webpush/event/trace.h"
 
 #include <algorithm>
 #include <limits>
@@ -150,7 +151,11 @@ std::vector<SinkBacklog> Dispatcher::behind() const {
 bool Dispatcher::offer_new(const Message& m, const sinks::Event& event) {
   for (auto& lane : lanes_) {
     if (lane.owed_from) continue;  // it gets this one from the inbox, after the ones before
-    if (auto ok = lane.sink->deliver(event); !ok) {
+    if (auto ok = lane.sink->deliver(event); ok) {
+      if (event::Trace::enabled()) {
+        event::Trace::emit("sink.delivered", fmt::format("id={} sink={}", m.version, lane.sink->name()));
+      }
+    } else {
       if (m.error) {
         log().error("{} sink: {}", lane.sink->name(), ok.error().message());  // nothing to catch up on
       } else {

@@ -18,6 +18,11 @@ std::string_view to_string(Errc e) noexcept {
   switch (e) {
     case Errc::bad_range: return "bad_range";
     case Errc::bad_encoding: return "bad_encoding";
+    case Errc::encrypt: return "encrypt";
+    case Errc::setup: return "setup";
+    case Errc::bad_log: return "bad_log";
+    case Errc::log_too_big: return "log_too_big";
+    case Errc::log_io: return "log_io";
   }
   return "unknown";
 }
@@ -250,10 +255,16 @@ double Histogram::mean() const noexcept {
 
 std::int64_t Histogram::value_at_percentile(double percentile) const noexcept {
   if (total_ == 0) return 0;
-  const double p = std::clamp(percentile, 0.0, 100.0);
-  // The rank is computed in double (as HdrHistogram does); near INT64_MAX it is
-  // not representable, so the top of the range is the total itself.
-  const double rank = std::ceil(p / 100.0 * static_cast<double>(total_));
+  const double p = std::isnan(percentile) ? 0.0 : percentile;
+  // As AbstractHistogram.getValueAtPercentile: one ulp is taken off the
+  // percentile before the rank is rounded up, or 99.9 % of 1,000 (0.999 is not
+  // exact in binary) would round 999.0000000000001 up to rank 1,000. The rank is
+  // computed in double; near INT64_MAX it is not representable, so the top of
+  // the range is the total itself.
+  const double below = std::clamp(std::nextafter(p, -HUGE_VAL), 0.0, 100.0);
+  // 100 % is the total itself: with totals beyond 2^52 the ulp taken off would
+  // cost whole ranks (HdrHistogram's arithmetic then misses the max).
+  const double rank = p >= 100.0 ? static_cast<double>(total_) : std::ceil(below * static_cast<double>(total_) / 100.0);
   const std::int64_t wanted =
       rank >= static_cast<double>(total_) ? total_ : std::max<std::int64_t>(1, static_cast<std::int64_t>(rank));
   std::int64_t running = 0;
@@ -261,7 +272,7 @@ std::int64_t Histogram::value_at_percentile(double percentile) const noexcept {
     running += counts_[i];
     if (running >= wanted) {
       const std::int64_t v = value_at_index(i);
-      return p == 0.0 ? lowest_equivalent(v) : highest_equivalent(v);
+      return percentile == 0.0 ? lowest_equivalent(v) : highest_equivalent(v);
     }
   }
   return max();
@@ -318,7 +329,9 @@ Result<Histogram> Histogram::decode(ByteView in) {
   if (!is_cookie(get_be(in, 0, 4), kV2Cookie)) return tl::unexpected(bad("not a V2 encoding (cookie)"));
   const auto length = get_be(in, 4, 4);
   if (length > in.size() - kV2HeaderSize) return tl::unexpected(bad("payload longer than the input"));
-  if (get_be(in, 8, 4) != 0) return tl::unexpected(bad("a normalizing index offset is not supported"));
+  // Bytes 8..11, the normalizing index offset, are skipped as HdrHistogram's
+  // readers skip them: it only rotates where Java stores counts, the payload is
+  // in value order whatever it says, and hdr-histogram-js always writes 1.
   auto h = create(static_cast<std::int64_t>(get_be(in, 16, 8)), static_cast<std::int64_t>(get_be(in, 24, 8)),
                   static_cast<int>(get_be(in, 12, 4)));
   if (!h) return h;

@@ -1,4 +1,5 @@
 #include "webpush/service/push_service.h"
+#include "webpush/event/trace.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -555,6 +556,9 @@ HttpResponse PushService::accept_message(const StoredMessage& m) {
     ++stats_.messages_dropped;
   }
   ++stats_.messages_accepted;
+  if (event::Trace::enabled()) {
+    event::Trace::emit("push.accepted", fmt::format("id={} live={} stored={}", m.id, connected != nullptr, stored));
+  }
   log_->debug("push: {} for {}/{} ttl {}{}", m.id, m.uaid, m.channel_id, m.ttl, connected ? " (live)" : "");
   return created_response(public_url_, m);
 }

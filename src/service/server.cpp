@@ -1,4 +1,5 @@
 #include "webpush/service/server.h"
+#include "webpush/event/trace.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -143,6 +144,11 @@ class Server::Impl {
         scratch_.resize(LWS_PRE + frame.size());
         std::memcpy(scratch_.data() + LWS_PRE, frame.data(), frame.size());
         const int n = lws_write(wsi_, scratch_.data() + LWS_PRE, frame.size(), LWS_WRITE_TEXT);
+        if (event::Trace::enabled()) {
+          if (const auto id = event::notification_version(frame); !id.empty()) {
+            event::Trace::emit("ws.out", fmt::format("id={} bytes={}", id, frame.size()));
+          }
+        }
         out_.pop_front();
         if (n < 0) return -1;
         if (scratch_.capacity() > 16 * 1024) std::vector<unsigned char>().swap(scratch_);

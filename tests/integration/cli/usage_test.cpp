@@ -59,6 +59,10 @@ const std::map<std::string, std::vector<std::string>>& key_options() {
       {"list", {"--json"}},
       {"messages", {"--json", "--since", "--subscription", "--limit", "--state"}},
       {"demo", {"--message", "--timeout"}},
+      {"loadtest",
+       {"--embedded", "--user-agents", "--subscriptions", "--ramp-rate", "--connect-only", "--rate", "--duration",
+        "--messages", "--payload-size", "--encoding", "--vapid-key-file", "--connections", "--drain-timeout",
+        "--subscription", "--json", "--hdr-log", "--report", "--trace", "merge"}},
   };
   return k;
 }

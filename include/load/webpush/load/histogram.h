@@ -13,7 +13,9 @@
 // significant digits, lowest value, highest value, conversion ratio 1.0}, then
 // the counts up to the highest recorded one as ZigZag LEB128, a run of n > 1
 // zeros written as −n. Compressed: {cookie 0x1c849314, length} + zlib(V2), which
-// base64 makes the "HISTF…" of interval logs.
+// base64 makes the "HISTF…" of interval logs. Reading ignores the normalizing
+// offset and the conversion ratio, as HdrHistogram's readers do for integer
+// histograms (hdr-histogram-js writes 1 for both).
 //
 // Thread: not thread-safe; one per thread, merged afterwards.
 #pragma once
@@ -31,6 +33,11 @@ namespace webpush::load {
 enum class Errc {
   bad_range,     ///< lowest/highest/digits outside what the layout supports
   bad_encoding,  ///< an encoded histogram that cannot be read
+  encrypt,       ///< a push could not be encrypted or signed
+  setup,         ///< the run could not be set up (service, descriptors, threads)
+  bad_log,       ///< an interval log line that cannot be read (or an interval that cannot be written)
+  log_too_big,   ///< an interval log beyond the reader's limits (line length, intervals, memory)
+  log_io,        ///< an interval log file that cannot be opened, read or written
 };
 
 std::string_view to_string(Errc e) noexcept;
@@ -58,7 +65,8 @@ class Histogram {
   [[nodiscard]] double mean() const noexcept;
   /// The value at `percentile` (0–100): the highest value equivalent to the
   /// one where the running count reaches ceil(percentile/100 · total), as
-  /// HdrHistogram reports it; 0 when empty.
+  /// HdrHistogram reports it (the percentile one ulp lower first, so binary
+  /// rounding never adds a rank: 99.9 % of 1,000 is rank 999); 0 when empty.
   [[nodiscard]] std::int64_t value_at_percentile(double percentile) const noexcept;
   /// Values this histogram cannot tell apart from `value` end here (inclusive).
   [[nodiscard]] std::int64_t highest_equivalent(std::int64_t value) const noexcept;
