@@ -176,6 +176,10 @@ void HttpSender::run() noexcept {
     }
     if (wait_ms > 0) curl_multi_poll(e.multi, nullptr, 0, wait_ms, nullptr);
   }
+  timespec cpu{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) {
+    cpu_seconds_ = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) / 1e9;
+  }
   finished_at_us_ = monotonic_us();
   finished_ = true;
 }

@@ -266,6 +266,7 @@ void Runner::finish(std::int64_t now) {
     results_.posted = sender_->posted();
     results_.accepted = sender_->accepted();
     results_.post = sender_->post_latency();
+    results_.sender_cpu_seconds = sender_->cpu_seconds();
     for (const auto& [what, n] : sender_->failures()) results_.failures[what] += n;
     const std::int64_t end = sender_->finished_at_us() > 0 ? sender_->finished_at_us() : now;
     results_.send_seconds = static_cast<double>(end - schedule_->start_us()) / 1e6;

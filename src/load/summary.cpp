@@ -68,6 +68,10 @@ std::string cost_lines(const Results& r) {
                        format_bytes(static_cast<double>(per(r.rss_bytes - r.rss_idle_bytes, agents))));
   }
   out += "\n";
+  if (r.sender_cpu_seconds > 0) {
+    out += fmt::format("sender       CPU {:.2f} s: {:.0f} encrypted + signed POSTs per CPU second\n",
+                       r.sender_cpu_seconds, static_cast<double>(r.posted) / r.sender_cpu_seconds);
+  }
   if (r.service_rss_bytes > 0) {
     out +=
         fmt::format("service      RSS {} ({} per connection)\n", format_bytes(static_cast<double>(r.service_rss_bytes)),
@@ -160,7 +164,10 @@ std::string results_json(const Results& r) {
         {"e2e", histogram_json(r.e2e)},
         {"e2e_from_schedule", histogram_json(r.e2e_from_schedule)}}},
       {"loadtest",
-       {{"cpu_seconds", r.cpu_seconds}, {"peak_rss_bytes", r.rss_bytes}, {"idle_rss_bytes", r.rss_idle_bytes}}},
+       {{"cpu_seconds", r.cpu_seconds},
+        {"sender_cpu_seconds", r.sender_cpu_seconds},
+        {"peak_rss_bytes", r.rss_bytes},
+        {"idle_rss_bytes", r.rss_idle_bytes}}},
       {"service", {{"rss_bytes", r.service_rss_bytes}, {"idle_rss_bytes", r.service_rss_idle_bytes}}},
       {"intervals", intervals_json(r)},
   };

@@ -160,6 +160,7 @@ Results sending_run() {
   r.send_seconds = 10;
   r.failures = {{"post: 503", 2}};
   r.cpu_seconds = 1.5;
+  r.sender_cpu_seconds = 0.5;
   r.rss_bytes = 52'400'000;
   r.rss_idle_bytes = 12'400'000;
   r.intervals.push_back({0, 1, 10, 99, 98, 850, 1'700, 2'450, 3'100});
@@ -329,6 +330,7 @@ TEST(ResultsJson, CarriesTheValuesOfTheResults) {
   EXPECT_EQ(j["latency_us"]["e2e_from_schedule"]["p99"], r.e2e_from_schedule.value_at_percentile(99));
 
   EXPECT_DOUBLE_EQ(j["loadtest"]["cpu_seconds"].get<double>(), 1.5);
+  EXPECT_DOUBLE_EQ(j["loadtest"]["sender_cpu_seconds"].get<double>(), 0.5);
   EXPECT_EQ(j["loadtest"]["peak_rss_bytes"], 52'400'000);
   EXPECT_EQ(j["loadtest"]["idle_rss_bytes"], 12'400'000);
   EXPECT_EQ(j["service"]["rss_bytes"], 0);

@@ -76,6 +76,8 @@ class HttpSender {
   // After stop():
   [[nodiscard]] const Histogram& post_latency() const noexcept { return post_latency_; }
   [[nodiscard]] const std::map<std::string, std::int64_t>& failures() const noexcept { return failures_; }
+  /// CPU time the sender's thread used (encrypting, signing, HTTP).
+  [[nodiscard]] double cpu_seconds() const noexcept { return cpu_seconds_; }
 
  private:
   struct Engine;
@@ -98,6 +100,7 @@ class HttpSender {
   std::atomic<std::int64_t> refused_{0};
   Histogram post_latency_ = Histogram::latency();
   std::map<std::string, std::int64_t> failures_;
+  double cpu_seconds_ = 0;
 };
 
 }  // namespace webpush::load

@@ -65,6 +65,7 @@ struct Results {
 
   // ---- the loadtest's own cost ------------------------------------------------------
   double cpu_seconds = 0;           ///< user + system CPU time of the loadtest process
+  double sender_cpu_seconds = 0;    ///< of that, the sender's thread (encrypt, sign, POST)
   std::int64_t rss_bytes = 0;       ///< peak resident set size of the loadtest process
   std::int64_t rss_idle_bytes = 0;  ///< before the first user agent: the rest is theirs
   /// Resident set size of the push service when its peak connections were
