@@ -21,6 +21,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::file
   if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork");
   if (pid_ == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
+    setpgid(0, 0);  // a Ctrl-C at the terminal is for the parent, which stops its children itself
     dup2(out[1], 1);
     if (err >= 0) dup2(err, 2);
     std::vector<char*> argv;

@@ -82,8 +82,9 @@ void add_sender_options(CLI::App& sub, LoadtestOptions& o) {
   sub.add_option("--vapid-subject", o.vapid_subject, "VAPID contact URI")->capture_default_str();
   sub.add_flag("--no-vapid", o.no_vapid, "send without VAPID (subscriptions are registered without a key)");
   sub.add_option("--subscription", o.subscription_files,
-                 "send to this PushSubscription JSON (repeatable; e.g. a webpushd daemon's) instead of simulated user "
-                 "agents; what arrives is then not tracked")
+                 "send to this PushSubscription JSON (repeatable; e.g. a webpushd daemon's) instead of simulated "
+                 "user agents; what arrives is then not tracked. A subscription bound to a VAPID key needs "
+                 "--vapid-key-file with that key")
       ->check(CLI::ExistingFile)
       ->type_name("FILE.json");
   sub.add_option("--connections", o.connections, "keep-alive HTTP connections the sender POSTs over")
@@ -111,6 +112,8 @@ CLI::App* add_loadtest_options(CLI::App& sub, LoadtestOptions& o) {
   add_agent_options(sub, o);
   add_sender_options(sub, o);
   add_output_options(sub, o);
+  // Sending to another user agent's subscriptions runs no user agents of its own.
+  sub.get_option("--subscription")->excludes("--embedded")->excludes("--connect-only");
   auto* merge = sub.add_subcommand("merge", "merge HdrHistogram logs of several loadtest runs and print the summary");
   merge->add_option("files", o.merge_files, "interval logs written with --hdr-log")->required()->type_name("FILE...");
   merge->add_flag("--json", o.merge_json, "print the merged latency as JSON");
@@ -120,8 +123,10 @@ CLI::App* add_loadtest_options(CLI::App& sub, LoadtestOptions& o) {
       "Latency: connect (attempt -> hello answered), POST -> 2xx, end-to-end (POST -> decrypted at the\n"
       "user agent), and end-to-end from each message's scheduled time (message i is due at start + i/rate,\n"
       "so a sender that falls behind cannot hide it). Progress on stderr each second; --json for machines.\n"
-      "Exit status: 0 when every accepted message arrived once and decrypted, 1 when one was lost,\n"
-      "duplicated or undecryptable (or nothing was accepted, or an error), 2 for a usage error.");
+      "Exit status: 0 when every accepted message arrived once and decrypted (with --connect-only: every\n"
+      "user agent connected and registered); 1 when one was lost, duplicated or undecryptable, nothing\n"
+      "was accepted, the run was interrupted, or on an error; 2 for a usage error. With --topic, a\n"
+      "message the service replaced before delivery counts as lost.");
   return merge;
 }
 

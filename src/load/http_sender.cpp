@@ -143,6 +143,8 @@ void prepare(CURL* easy, const std::string& url, Request& r, const SenderConfig&
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, config.timeout_ms);
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "webpushd-loadtest");
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  // HTTP/1.1: --connections means connections (HTTP/2 would multiplex them onto one).
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   curl_easy_setopt(easy, CURLOPT_PRIVATE, &r);
   if (event::Trace::enabled()) {
     r.location.clear();

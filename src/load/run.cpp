@@ -51,7 +51,12 @@ class Runner final : public UserAgentEvents {
         registered_once_(targets_.size(), false) {
     for (std::size_t i = 0; i < config.external_targets.size(); ++i) targets_.set(i, config.external_targets[i]);
   }
-  ~Runner() override { agents_.clear(); }
+  ~Runner() override {
+    agents_.clear();
+    // The agents' closed connections wait in the loop's deferred queue: destroy
+    // them while the client vhost they were made on still exists.
+    loop_->run_until([this] { return loop_->deferred_pending() == 0; }, Duration{1000});
+  }
 
   Result<Results> execute();
 
@@ -96,6 +101,8 @@ class Runner final : public UserAgentEvents {
   Histogram interval_e2e_ = Histogram::latency();
   Phase phase_ = Phase::connecting;
   std::int64_t start_us_ = 0;
+  std::int64_t all_started_us_ = 0;  // when the last user agent started (0: not yet)
+  std::int64_t send_deadline_us_ = 0;
   std::int64_t phase_deadline_us_ = 0;
   std::int64_t interval_start_us_ = 0;
   std::int64_t connected_ = 0;
@@ -154,7 +161,7 @@ Result<Results> Runner::execute() {
 void Runner::tick() {
   const std::int64_t now = monotonic_us();
   if (stop_requested_ && stop_requested_()) {
-    count("stopped early (interrupted)");
+    results_.interrupted = true;
     finish(now);
     return;
   }
@@ -176,15 +183,15 @@ void Runner::ramp(std::int64_t now) {
     if (auto ok = agent->start(); !ok) count("start: " + ok.error().message());
     agents_.push_back(std::move(agent));
   }
+  if (all_started_us_ == 0 && static_cast<std::int64_t>(agents_.size()) == n) all_started_us_ = now;
 }
 
 void Runner::advance(std::int64_t now) {
   const auto subscriptions = static_cast<std::int64_t>(targets_.size());
   switch (phase_) {
     case Phase::connecting: {
-      const bool all_started =
-          !results_.receipt_tracked || static_cast<std::int64_t>(agents_.size()) == config_.user_agents;
-      const bool timed_out = all_started && now - start_us_ > seconds_to_us(config_.connect_timeout_s);
+      const bool all_started = !results_.receipt_tracked || all_started_us_ > 0;
+      const bool timed_out = all_started && now - all_started_us_ > seconds_to_us(config_.connect_timeout_s);
       const bool ready =
           config_.connect_only ? connected_ == config_.user_agents : results_.registered == subscriptions;
       if (!ready && !timed_out) return;
@@ -203,7 +210,11 @@ void Runner::advance(std::int64_t now) {
       if (now >= phase_deadline_us_) finish(now);
       return;
     case Phase::sending:
-      if (!sender_->finished()) return;
+      if (!sender_->finished() && now < send_deadline_us_) return;
+      if (!sender_->finished()) {
+        sender_->stop();  // a service that stopped answering: what is left is counted, not waited for
+        count("post: not answered by the send phase's deadline (last message due + the POST timeout)");
+      }
       if (!results_.receipt_tracked) {
         finish(now);
         return;
@@ -224,10 +235,12 @@ void Runner::advance(std::int64_t now) {
 Result<void> Runner::start_sending(std::int64_t now) {
   const std::int64_t total = config_.messages > 0
                                  ? config_.messages
-                                 : static_cast<std::int64_t>(std::llround(config_.rate * config_.duration_s));
+                                 : std::max<std::int64_t>(1, std::llround(config_.rate * config_.duration_s));
   ledger_ = std::make_unique<Ledger>(total, static_cast<std::int64_t>(targets_.size()));
   schedule_.emplace(now, config_.rate);
   results_.scheduled = total;
+  send_deadline_us_ =
+      schedule_->due_us(total) + static_cast<std::int64_t>(config_.sender.timeout_ms) * 1000 + 1'000'000;
   sender_ = std::make_unique<HttpSender>(config_.sender, *ledger_, targets_, *schedule_);
   phase_ = Phase::sending;
   return sender_->start();
@@ -272,7 +285,8 @@ void Runner::finish(std::int64_t now) {
     results_.send_seconds = static_cast<double>(end - schedule_->start_us()) / 1e6;
   }
   if (ledger_ && results_.receipt_tracked) {
-    results_.lost = ledger_->outstanding();
+    // Cut short, messages still on their way are not lost: they are unresolved.
+    (results_.interrupted ? results_.unresolved : results_.lost) = ledger_->outstanding();
     results_.duplicated = ledger_->duplicated();
     results_.out_of_order = ledger_->out_of_order();
   }

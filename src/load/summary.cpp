@@ -133,6 +133,10 @@ std::string summary_table(const Results& r) {
                              r.duplicated, r.out_of_order, r.decrypt_failed)
                : std::string("delivery     not tracked: the subscriptions belong to another user agent\n");
   }
+  if (r.interrupted) {
+    out += fmt::format("interrupted  the run was stopped early; {} accepted messages were not received yet\n",
+                       r.unresolved);
+  }
   return out + failure_lines(r) + cost_lines(r);
 }
 
@@ -157,6 +161,8 @@ std::string results_json(const Results& r) {
       {"out_of_order", r.out_of_order},
       {"decrypt_failed", r.decrypt_failed},
       {"receipt_tracked", r.receipt_tracked},
+      {"interrupted", r.interrupted},
+      {"unresolved", r.unresolved},
       {"failures", r.failures},
       {"latency_us",
        {{"connect", histogram_json(r.connect)},
@@ -175,8 +181,10 @@ std::string results_json(const Results& r) {
 }
 
 bool has_delivery_fault(const Results& r) noexcept {
-  if (r.lost > 0 || r.duplicated > 0 || r.decrypt_failed > 0) return true;
-  return r.rate > 0 && r.scheduled > 0 && r.accepted == 0;
+  if (r.interrupted || r.lost > 0 || r.duplicated > 0 || r.decrypt_failed > 0) return true;
+  const std::int64_t wanted = static_cast<std::int64_t>(r.user_agents) * r.subscriptions_per_agent;
+  if (r.rate == 0) return r.registered < wanted || r.connected_peak < r.user_agents;  // --connect-only
+  return r.scheduled > 0 && r.accepted == 0;
 }
 
 }  // namespace webpush::load

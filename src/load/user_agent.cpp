@@ -19,6 +19,8 @@ Result<std::string> random_channel_id() {
   return protocol::uuid_v4(random);
 }
 
+constexpr Duration kRegisterRetry{1000};
+
 // Keeps a finished connection alive until the callback that reported it has returned.
 void destroy_later(event::Scheduler& scheduler, std::unique_ptr<transport::Connection> conn) {
   if (!conn) return;
@@ -50,6 +52,12 @@ Result<void> UserAgent::start() {
                                                [this] { apply(session_.on_timer(context_->clock->now())); });
   if (!timer) return tl::unexpected(timer.error());
   wakeup_ = std::move(*timer);
+  auto retry = context_->scheduler->make_timer(event::TimerClock::monotonic, [this] {
+    auto slots = std::exchange(retry_slots_, {});
+    for (const int slot : slots) register_slot(slot);
+  });
+  if (!retry) return tl::unexpected(retry.error());
+  retry_timer_ = std::move(*retry);
   apply(session_.start(context_->clock->now()));
   for (int slot = 0; slot < static_cast<int>(subscriptions_.size()); ++slot) register_slot(slot);
   return {};
@@ -60,6 +68,7 @@ void UserAgent::stop() {
   stopped_ = true;
   session_.stop(context_->clock->now());  // its Close action is ours to carry out, silently
   if (wakeup_) wakeup_->cancel();
+  if (retry_timer_) retry_timer_->cancel();
   if (conn_) conn_->close();
   destroy_later(*context_->scheduler, std::move(conn_));
 }
@@ -178,7 +187,10 @@ void UserAgent::on_register_failed(const protocol::action::RegisterFailed& faile
   const auto slot = static_cast<int>(failed.request);
   if (slot < 0 || slot >= static_cast<int>(subscriptions_.size())) return;
   context_->events->on_register_failed(*this, slot, failed.reason);
-  if (failed.retryable) reregister_.push_back(slot);
+  if (!failed.retryable) return;
+  // A service that answers 5xx is busy: ask again in a second, not at once.
+  if (retry_slots_.empty()) retry_timer_->arm(kRegisterRetry);
+  retry_slots_.push_back(slot);
 }
 
 int UserAgent::slot_of(std::string_view channel_id) const noexcept {

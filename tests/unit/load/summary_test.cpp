@@ -274,7 +274,8 @@ TEST(ResultsJson, HasEveryStableKey) {
       "rate_scheduled", "rate_achieved", "send_seconds",   "connected_peak",  "registered",
       "scheduled",      "posted",        "accepted",       "received",        "lost",
       "duplicated",     "out_of_order",  "decrypt_failed", "receipt_tracked", "failures",
-      "latency_us",     "loadtest",      "service",        "intervals",
+      "latency_us",     "loadtest",      "service",        "intervals",       "interrupted",
+      "unresolved",
   };
   EXPECT_EQ(keys, expected);
   for (const char* h : {"connect", "post", "e2e", "e2e_from_schedule"}) {
@@ -389,6 +390,12 @@ TEST(HasDeliveryFault, EachKindOfFaultAndTheRunsWithout) {
       {"one lost", [](Results& r) { r.lost = 1; }, true},
       {"one duplicated", [](Results& r) { r.duplicated = 1; }, true},
       {"one decrypt failure", [](Results& r) { r.decrypt_failed = 1; }, true},
+      {"stopped early (the run did not complete)",
+       [](Results& r) {
+         r.interrupted = true;
+         r.unresolved = 3;
+       },
+       true},
       {"out of order only (not a fault)", [](Results& r) { r.out_of_order = 50; }, false},
       {"refused POSTs only (failures, not a delivery fault)",
        [](Results& r) {
@@ -430,6 +437,26 @@ TEST(HasDeliveryFault, ConnectOnlyWithNothingSentIsClean) {
   Results dup = r;
   dup.duplicated = 1;
   EXPECT_TRUE(has_delivery_fault(dup));
+}
+
+TEST(HasDeliveryFault, ConnectOnlyFailsWhenAUserAgentNeverConnectedOrRegistered) {
+  Results short_one = connect_only_run();
+  short_one.connected_peak = 49;
+  EXPECT_TRUE(has_delivery_fault(short_one));
+  Results unregistered = connect_only_run();
+  unregistered.registered = 49;
+  EXPECT_TRUE(has_delivery_fault(unregistered));
+}
+
+TEST(SummaryTable, AnInterruptedRunSaysWhatWasStillOnItsWay) {
+  Results r = connect_only_run();
+  r.interrupted = true;
+  r.unresolved = 7;
+  EXPECT_NE(summary_table(r).find("stopped early; 7 accepted messages were not received yet"), std::string::npos)
+      << summary_table(r);
+  const auto j = json::parse(results_json(r));
+  EXPECT_EQ(j["interrupted"], true);
+  EXPECT_EQ(j["unresolved"], 7);
 }
 
 }  // namespace summary_test

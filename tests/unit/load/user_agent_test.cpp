@@ -341,6 +341,10 @@ TEST_F(UserAgentTest, AServerErrorOnRegisterIsReportedAndRetried) {
 
   ASSERT_EQ(events.register_failed.size(), 1u);
   EXPECT_EQ(events.register_failed[0].slot, 0);
+  // A busy service is asked again after a pause, not at once.
+  scheduler.advance(milliseconds(999));
+  EXPECT_EQ(register_channels().size(), 1u);
+  scheduler.advance(milliseconds(1));
   const auto again = register_channels();
   ASSERT_EQ(again.size(), 2u);
   EXPECT_NE(again[1], again[0]);
@@ -397,8 +401,9 @@ TEST_F(UserAgentTest, ARegistrationWithoutAReplyIsRetriedOnANewConnection) {
   scheduler.advance(seconds(10));
   ASSERT_EQ(events.down.size(), 1u);
 
-  // The retry is made once the timeout's actions are carried out: on a new
-  // connection, which the agent keeps (the Session waits on it).
+  // The retry is made after its pause, on a new connection, which the agent
+  // keeps (the Session waits on it).
+  scheduler.advance(seconds(1));
   ASSERT_EQ(connections.attempts(), 2);
   fakes::FakeLink& retry = link();
   ASSERT_FALSE(retry.closed()) << "the only new connection was closed by the agent itself";

@@ -59,6 +59,10 @@ struct Results {
   /// False when the run sent to another user agent's subscriptions: then
   /// received, lost, duplicated and out_of_order mean nothing.
   bool receipt_tracked = true;
+  /// The run was stopped early (SIGINT/SIGTERM): `unresolved` messages were
+  /// accepted and not received yet, which says nothing about the service.
+  bool interrupted = false;
+  std::int64_t unresolved = 0;
   double send_seconds = 0;  ///< length of the send phase
   /// Failures by reason: "connect: connect_refused", "post: 503", "register: …".
   std::map<std::string, std::int64_t> failures;

@@ -109,7 +109,9 @@ class UserAgent final : public transport::ConnectionListener {
   std::int64_t attempt_started_us_ = 0;
   bool was_ready_ = false;
   bool stopped_ = false;
-  std::vector<int> reregister_;  // slots to register again once the current batch is done
+  std::vector<int> reregister_;   // slots to register again once the current batch is done
+  std::vector<int> retry_slots_;  // slots whose registration failed, retried after a pause
+  std::unique_ptr<event::ScheduledTimer> retry_timer_;
 };
 
 }  // namespace webpush::load
