@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <system_error>
+
+#include "push_subscription.h"
 
 namespace webpush::cli {
 
@@ -81,6 +84,28 @@ std::string ChildProcess::log_tail() const {
   std::fclose(f);
   if (all.size() > 600) all = "..." + all.substr(all.size() - 600);
   return all;
+}
+
+EmbeddedService::~EmbeddedService() {
+  child.reset();
+  std::error_code ec;
+  if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+}
+
+Result<void> start_embedded_service(EmbeddedService& e, const std::string& tag,
+                                    const std::vector<std::string>& extra_args) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / ("webpushd-" + tag + "-XXXXXX")).string();
+  if (mkdtemp(tmpl.data()) == nullptr) return fail(SendErrc::http, "cannot create a temporary directory");
+  e.dir = tmpl;
+  std::vector<std::string> args{"webpushd", "-q", "serve", "--listen", "127.0.0.1:0", "--state-dir", e.dir.string()};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  e.child = std::make_unique<ChildProcess>(args, e.dir / "serve.log");
+  auto line = e.child->line(std::chrono::steady_clock::now() + std::chrono::seconds(20));
+  if (!line || line->rfind("ws://", 0) != 0) {
+    return fail(SendErrc::http, "the embedded service did not start: " + e.child->log_tail());
+  }
+  e.url = *line;
+  return {};
 }
 
 }  // namespace webpush::cli

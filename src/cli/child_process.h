@@ -10,9 +10,12 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "webpush/core/error.h"
 
 namespace webpush::cli {
 
@@ -38,5 +41,20 @@ class ChildProcess {
   std::string buf_;
   std::filesystem::path log_;
 };
+
+/// `webpushd serve` on a free loopback port with its state in a temporary
+/// directory (`--embedded` of loadtest and check-service); the destructor
+/// stops it and removes the directory.
+struct EmbeddedService {
+  std::filesystem::path dir;
+  std::unique_ptr<ChildProcess> child;
+  std::string url;  ///< "ws://127.0.0.1:<port>/"
+  ~EmbeddedService();
+};
+
+/// Starts `serve` with `extra_args` after the listen and state options; the
+/// directory is named after `tag`. Errors: SendErrc::http with the service's log.
+Result<void> start_embedded_service(EmbeddedService& service, const std::string& tag,
+                                    const std::vector<std::string>& extra_args = {});
 
 }  // namespace webpush::cli

@@ -143,3 +143,25 @@ int run_loadtest(const GlobalOptions& g, const LoadtestOptions& o, const std::st
 int run_loadtest_merge(const LoadtestOptions& o);
 
 }  // namespace webpush::cli
+
+namespace webpush::cli {
+
+struct CheckServiceOptions {
+  std::string url;                ///< positional; --server does the same
+  std::vector<std::string> only;  ///< check ids and group names
+  bool embedded = false;
+  bool json = false;
+  bool list = false;
+  std::string report;
+  bool probe_limits = false;
+  bool insecure = false;
+  std::string ca_file;
+  double timeout = 5;          ///< seconds a reply may take
+  double handshake_wait = 30;  ///< seconds to wait for a silent connection to be closed
+  double ping_wait = 10;       ///< seconds to wait for the service's WebSocket Ping
+};
+
+void add_check_service_options(CLI::App& sub, CheckServiceOptions& o);
+int run_check_service(const GlobalOptions& g, const CheckServiceOptions& o);
+
+}  // namespace webpush::cli

@@ -162,32 +162,6 @@ void raise_fd_limit(const LoadtestOptions& o) {
   }
 }
 
-struct Embedded {
-  std::filesystem::path dir;
-  std::unique_ptr<ChildProcess> child;
-  std::string url;
-  ~Embedded() {
-    child.reset();
-    std::error_code ec;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-  }
-};
-
-Result<void> start_embedded(Embedded& e) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "webpushd-loadtest-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) return fail(SendErrc::http, "cannot create a temporary directory");
-  e.dir = tmpl;
-  e.child = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"webpushd", "-q", "serve", "--listen", "127.0.0.1:0", "--state-dir", e.dir.string()},
-      e.dir / "serve.log");
-  auto line = e.child->line(std::chrono::steady_clock::now() + std::chrono::seconds(20));
-  if (!line || line->rfind("ws://", 0) != 0) {
-    return fail(SendErrc::http, "the embedded service did not start: " + e.child->log_tail());
-  }
-  e.url = *line;
-  return {};
-}
-
 Result<std::optional<crypto::KeyPair>> vapid_key(const LoadtestOptions& o) {
   if (o.no_vapid) return std::optional<crypto::KeyPair>{};
   auto key = o.vapid_key_file.empty() ? crypto::KeyPair::generate() : load_vapid_key(o.vapid_key_file);
@@ -299,7 +273,7 @@ Result<void> write_text_file(const std::string& path, const std::string& text) {
   return {};
 }
 
-Result<load::Results> run_with_loop(load::RunConfig& config, const Embedded* embedded, ProgressLine& progress) {
+Result<load::Results> run_with_loop(load::RunConfig& config, const EmbeddedService* embedded, ProgressLine& progress) {
   auto loop = event::EventLoop::create();
   if (!loop) return tl::unexpected(loop.error());
   bool interrupted = false;
@@ -325,9 +299,9 @@ int run_loadtest(const GlobalOptions& g, const LoadtestOptions& o, const std::st
   setup_logging(GlobalOptions{.verbose = g.verbose, .quiet = !g.verbose});
   raise_fd_limit(o);
   if (o.trace) event::Trace::enable(stderr);
-  Embedded embedded;
+  EmbeddedService embedded;
   if (o.embedded) {
-    if (auto ok = start_embedded(embedded); !ok) {
+    if (auto ok = start_embedded_service(embedded, "loadtest"); !ok) {
       print_error(ok.error().message());
       return kExitFailure;
     }

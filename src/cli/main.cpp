@@ -47,6 +47,8 @@ struct Commands {
   LoadtestOptions loadtest_options;
   CLI::App* loadtest = nullptr;
   CLI::App* loadtest_merge = nullptr;
+  CheckServiceOptions check_service_options;
+  CLI::App* check_service = nullptr;
   std::string command_line;
 };
 
@@ -74,7 +76,7 @@ void add_agent_commands(CLI::App& app, Commands& c) {
   add_status_options(*c.status, c.status_json);
 }
 
-// demo, send, vapid-keygen, serve, list, messages.
+// demo, send, vapid-keygen, serve, list, messages, loadtest, check-service.
 void add_tool_commands(CLI::App& app, Commands& c) {
   c.demo = app.add_subcommand(
       "demo", "the whole loop on this machine: service, subscription, encrypted message, notification, latency");
@@ -93,6 +95,9 @@ void add_tool_commands(CLI::App& app, Commands& c) {
   c.loadtest = app.add_subcommand(
       "loadtest", "load-test a push service: many user agents, an open-loop sender, latency histograms");
   c.loadtest_merge = add_loadtest_options(*c.loadtest, c.loadtest_options);
+  c.check_service = app.add_subcommand(
+      "check-service", "check a push service against the protocol and the RFCs: one PASS/FAIL row per rule");
+  add_check_service_options(*c.check_service, c.check_service_options);
 }
 
 // The exit code when parsing ends the process (--help, --version, a usage error).
@@ -124,6 +129,7 @@ std::optional<int> run_command(const Commands& c) {
   if (c.messages->parsed()) return run_messages(g, c.messages_options);
   if (c.loadtest_merge->parsed()) return run_loadtest_merge(c.loadtest_options);
   if (c.loadtest->parsed()) return run_loadtest(g, c.loadtest_options, c.command_line);
+  if (c.check_service->parsed()) return run_check_service(g, c.check_service_options);
   return std::nullopt;
 }
 

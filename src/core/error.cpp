@@ -17,6 +17,7 @@ std::string_view to_string(Domain d) noexcept {
     case Domain::cli: return "cli";
     case Domain::event: return "event";
     case Domain::load: return "load";
+    case Domain::conformance: return "conformance";
   }
   return "unknown";
 }

@@ -28,7 +28,9 @@ ALLOWED = {
     "sinks": {"core", "event", "sinks"},
     "daemon": {"core", "crypto", "protocol", "event", "sqlite", "store", "transport", "sinks", "daemon"},
     "load": {"core", "crypto", "protocol", "event", "transport", "load"},
-    "cli": {"core", "crypto", "protocol", "event", "sqlite", "store", "transport", "service", "sinks", "daemon", "load"},
+    "conformance": {"core", "crypto", "load", "conformance"},
+    "cli": {"core", "crypto", "protocol", "event", "sqlite", "store", "transport", "service", "sinks", "daemon", "load",
+            "conformance"},
 }
 SQLITE_HEADERS = {"webpush/store/sqlite.h", "webpush/store/errc.h"}
 

@@ -22,7 +22,20 @@
 namespace webpush {
 
 /// The layer an error comes from; one closed code enum per layer.
-enum class Domain : std::uint8_t { core, crypto, protocol, store, transport, service, sinks, daemon, cli, event, load };
+enum class Domain : std::uint8_t {
+  core,
+  crypto,
+  protocol,
+  store,
+  transport,
+  service,
+  sinks,
+  daemon,
+  cli,
+  event,
+  load,
+  conformance,
+};
 
 std::string_view to_string(Domain d) noexcept;
 
