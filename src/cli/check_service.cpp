@@ -2,6 +2,7 @@
 // run from the user agent's side (WebSocket) and the application server's
 // (HTTP) at once. One row per check as it finishes, a summary, --json, and an
 // HTML page with --report. Exit 0 only when every check that ran passed.
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 
@@ -145,6 +146,9 @@ int run_check_service(const GlobalOptions& g, const CheckServiceOptions& o) {
     print_error("check-service needs the service's URL: check-service ws://HOST:PORT/ (or --embedded; see --help)");
     return kExitUsage;
   }
+  // wss:// writes go through OpenSSL, which cannot ask for MSG_NOSIGNAL: a service
+  // that drops a connection mid-write must be a failed check, not a dead checker.
+  std::signal(SIGPIPE, SIG_IGN);
   EmbeddedService embedded;
   if (o.embedded) {
     // Short timers, so that the handshake and keepalive checks need not wait for autopush's 5 s and 300 s.
@@ -158,6 +162,11 @@ int run_check_service(const GlobalOptions& g, const CheckServiceOptions& o) {
   cf::Context context(check_options(o, server));
   if (auto ready = context.prepare(); !ready) {
     print_error(ready.error().message());
+    return kExitFailure;
+  }
+  // One line instead of a column of rows that all say the service cannot be reached.
+  if (auto reachable = context.raw_connection(); !reachable) {
+    print_error(fmt::format("cannot reach {}: {}", server, reachable.error().message()));
     return kExitFailure;
   }
   if (!o.json) fmt::print("webpushd check-service {} ({} checks)\n", server, selected->size());

@@ -107,7 +107,7 @@ Outcome hello_first(Context& context) {
     return Outcome::pass("a register before the hello: " + describe_close(event->close));
   }
   const json reply = json::parse(event->payload, nullptr, false);
-  const int status = reply.is_object() ? reply.value("status", 0) : 0;
+  const int status = reply.is_object() ? int_field(reply, "status") : 0;
   if (status >= 400) return Outcome::pass(fmt::format("a register before the hello: refused with status {}", status));
   return Outcome::fail("a register before the hello was answered: " + event->payload.substr(0, 160));
 }

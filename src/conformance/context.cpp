@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -96,6 +98,53 @@ Bytes test_payload(std::string_view tag, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<std::uint8_t>(stamp[i % stamp.size()]));
   if (n > stamp.size()) out.back() = static_cast<std::uint8_t>('.');
   return out;
+}
+
+std::string shorten(std::string_view text, std::size_t n) {
+  return text.size() <= n ? std::string(text) : std::string(text.substr(0, n)) + "…";
+}
+
+double seconds(Millis d) { return static_cast<double>(d.count()) / 1000; }
+
+std::string payload_problem(const nlohmann::json& n, const Channel& channel, ByteView sent) {
+  std::string chid = text_field(n, "channelID");
+  std::transform(chid.begin(), chid.end(), chid.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (chid != channel.id) {
+    return fmt::format("the notification names channel \"{}\", not {}", shorten(text_field(n, "channelID"), 60),
+                       channel.id);
+  }
+  if (sent.empty()) {
+    const std::string data = text_field(n, "data");
+    if (!data.empty()) return fmt::format("a push without a body arrived with data ({} characters)", data.size());
+    return {};
+  }
+  auto plain = PushClient::decrypt(n, channel);
+  if (!plain) return "decryption failed: " + plain.error().message();
+  if (plain->size() != sent.size())
+    return fmt::format("decrypted to {} bytes, {} were sent", plain->size(), sent.size());
+  const auto diff = std::mismatch(plain->begin(), plain->end(), sent.begin());
+  if (diff.first != plain->end()) {
+    return fmt::format("decrypted to other bytes than were sent (first difference at byte {})",
+                       diff.first - plain->begin());
+  }
+  return {};
+}
+
+Result<nlohmann::json> expect_notification(PushClient& client, Millis timeout) {
+  auto n = client.next_notification(timeout);
+  if (!n && n.error().is(Errc::timeout)) {
+    return fail(Errc::timeout, fmt::format("no notification within {:.1f} s", seconds(timeout)));
+  }
+  if (!n) return tl::unexpected(n.error().with_context("waiting for a notification"));
+  return n;
+}
+
+Result<void> receive_push(PushClient& client, const Channel& channel, ByteView sent, Millis timeout) {
+  auto n = expect_notification(client, timeout);
+  if (!n) return tl::unexpected(n.error());
+  if (auto acked = client.ack(*n); !acked) return tl::unexpected(acked.error().with_context("sending the ack"));
+  if (auto problem = payload_problem(*n, channel, sent); !problem.empty()) return fail(Errc::bad_reply, problem);
+  return {};
 }
 
 }  // namespace webpush::conformance

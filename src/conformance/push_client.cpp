@@ -31,6 +31,18 @@ std::string shorten(std::string_view text, std::size_t n = 200) {
 
 }  // namespace
 
+std::string text_field(const json& message, std::string_view key) {
+  if (!message.is_object()) return {};
+  const auto it = message.find(key);
+  return it != message.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::int64_t int_field(const json& message, std::string_view key, std::int64_t fallback) {
+  if (!message.is_object()) return fallback;
+  const auto it = message.find(key);
+  return it != message.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
+
 std::string describe_close(const CloseInfo& close) {
   if (close.code == 1006) return close.reason.empty() ? "ended without a Close frame" : close.reason;
   return close.reason.empty() ? fmt::format("closed with {}", close.code)
@@ -72,7 +84,7 @@ Result<std::unique_ptr<PushClient>> PushClient::connect(std::unique_ptr<WsProbe>
   if (auto sent = client->send(hello); !sent) return tl::unexpected(sent.error());
   auto reply = client->await("hello");
   if (!reply) return tl::unexpected(reply.error().with_context("hello"));
-  const auto status = reply->value("status", 0);
+  const auto status = int_field(*reply, "status");
   const auto it = reply->find("uaid");
   if (status != 200 || it == reply->end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
     return fail(Errc::bad_reply, "hello reply " + shorten(reply->dump()));
@@ -147,7 +159,8 @@ Result<std::vector<json>> PushClient::drain_notifications(Millis quiet, std::siz
 Result<json> PushClient::register_raw(const json& request) {
   if (auto sent = send(request); !sent) return tl::unexpected(sent.error());
   auto reply = await("register");
-  if (reply && reply->value("status", 0) == 200 && request.contains("channelID") && request["channelID"].is_string()) {
+  if (reply && int_field(*reply, "status") == 200 && request.contains("channelID") &&
+      request["channelID"].is_string()) {
     registered_.push_back(request["channelID"].get<std::string>());
   }
   return reply;
@@ -161,7 +174,7 @@ Result<Channel> PushClient::subscribe(const crypto::KeyPair* vapid) {
   auto reply = register_raw(request);
   if (!reply) return tl::unexpected(reply.error().with_context("register"));
   const auto endpoint = reply->find("pushEndpoint");
-  if (reply->value("status", 0) != 200 || endpoint == reply->end() || !endpoint->is_string() ||
+  if (int_field(*reply, "status") != 200 || endpoint == reply->end() || !endpoint->is_string() ||
       !parse_url(endpoint->get_ref<const std::string&>())) {
     return fail(Errc::bad_reply, "register reply " + shorten(reply->dump()));
   }
@@ -184,8 +197,8 @@ Result<json> PushClient::unregister(const std::string& channel_id) {
 }
 
 Result<void> PushClient::ack(const json& notification, int code) {
-  json update = {{"channelID", notification.value("channelID", "")},
-                 {"version", notification.value("version", "")},
+  json update = {{"channelID", text_field(notification, "channelID")},
+                 {"version", text_field(notification, "version")},
                  {"code", code}};
   return send({{"messageType", "ack"}, {"updates", json::array({update})}});
 }
@@ -196,11 +209,12 @@ Result<Bytes> PushClient::decrypt(const json& notification, const Channel& chann
   if (!data->is_string()) return fail(Errc::bad_reply, "data is not a string");
   auto body = base64url_decode(data->get_ref<const std::string&>());
   if (!body) return fail(Errc::bad_reply, "data is not base64url: " + body.error().message());
-  const json headers = notification.value("headers", json::object());
+  const auto found = notification.find("headers");
+  const json headers = found != notification.end() ? *found : json::object();
   if (!headers.is_object()) return fail(Errc::bad_reply, "headers is not an object");
-  const std::string encoding = headers.value("encoding", "");
-  const std::string encryption = headers.value("encryption", "");
-  const std::string crypto_key = headers.value("crypto_key", "");
+  const std::string encoding = text_field(headers, "encoding");
+  const std::string encryption = text_field(headers, "encryption");
+  const std::string crypto_key = text_field(headers, "crypto_key");
   crypto::PushPayload payload{encoding, encryption, crypto_key, *body};
   return crypto::decrypt_push(payload, crypto::ReceiverKeys{*channel.key, channel.auth});
 }
@@ -212,7 +226,7 @@ Result<void> PushClient::reconnect_for_cleanup() {
   if (auto sent = send({{"messageType", "hello"}, {"uaid", uaid_}, {"use_webpush", true}}); !sent) return sent;
   auto reply = await("hello");
   if (!reply) return tl::unexpected(reply.error());
-  if (reply->value("uaid", "") != uaid_) registered_.clear();  // the service dropped the uaid and its channels
+  if (text_field(*reply, "uaid") != uaid_) registered_.clear();  // the service dropped the uaid and its channels
   return {};
 }
 

@@ -119,6 +119,10 @@ class Context {
   /// Generates the keys. Errors: setup.
   Result<void> prepare();
 
+  /// What one check learnt that spares another a wait: whether the service
+  /// sent a WebSocket Ping within ping_wait (unknown until a check looked).
+  std::optional<bool> service_pings;
+
  private:
   CheckOptions options_;
   HttpProbe http_;
@@ -135,5 +139,22 @@ class Context {
 
 /// A payload of `n` bytes that names the check (so a mix-up shows).
 [[nodiscard]] Bytes test_payload(std::string_view tag, std::size_t n);
+
+// What the checks share to read what the service did and say it.
+
+/// `text` cut to `n` bytes, "…" marking the cut.
+[[nodiscard]] std::string shorten(std::string_view text, std::size_t n = 160);
+/// A duration in seconds, for observed texts ("within 5.0 s").
+[[nodiscard]] double seconds(Millis d);
+/// "" when `n` is `channel`'s notification and decrypts to `sent` (a push
+/// without data for an empty `sent`); otherwise what is wrong with it.
+[[nodiscard]] std::string payload_problem(const nlohmann::json& n, const Channel& channel, ByteView sent);
+/// The next notification on `client`. Errors: timeout ("no notification
+/// within 5.0 s"), closed, bad_reply.
+Result<nlohmann::json> expect_notification(PushClient& client, Millis timeout);
+/// Waits for the next notification, acks it (so the service keeps nothing)
+/// and checks it is `channel`'s and carries `sent`. Errors: those of
+/// expect_notification; bad_reply saying what is wrong with it.
+Result<void> receive_push(PushClient& client, const Channel& channel, ByteView sent, Millis timeout);
 
 }  // namespace webpush::conformance

@@ -11,6 +11,7 @@
 // Thread: one thread at a time per object.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -109,6 +110,11 @@ class PushClient {
   std::vector<std::string> registered_;
   bool cleaned_ = false;
 };
+
+/// Readers for JSON from the service, which may hold anything: the field when
+/// it is there with the right type, else the fallback. Never throw.
+[[nodiscard]] std::string text_field(const nlohmann::json& message, std::string_view key);
+[[nodiscard]] std::int64_t int_field(const nlohmann::json& message, std::string_view key, std::int64_t fallback = 0);
 
 /// "closed with 1011 SM", "ended without a Close frame".
 [[nodiscard]] std::string describe_close(const CloseInfo& close);

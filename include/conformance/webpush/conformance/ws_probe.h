@@ -8,6 +8,9 @@
 //  - Ping frames are answered with a Pong at once (unless answer_pings is off)
 //    and their arrival times recorded.
 //
+// The process must ignore SIGPIPE: a wss:// write to a connection the service
+// dropped goes through OpenSSL, which cannot pass MSG_NOSIGNAL.
+//
 // Thread: one thread at a time per object.
 #pragma once
 
