@@ -91,6 +91,9 @@ void add_serve_options(CLI::App& sub, ServeOptions& o) {
       ->capture_default_str()
       ->type_name("N");
   sub.add_option("--broadcast", o.broadcasts, "announce a Megaphone broadcast (repeatable)")->type_name("ID=VERSION");
+  // Hidden (group ""): breaks one rule on purpose, so that tests/conformance can
+  // show that check-service notices. Not for anything else.
+  sub.add_option("--fault", o.faults, "break a rule on purpose (check-service's tests)")->type_name("NAME")->group("");
   sub.add_flag("--trace", o.trace,
                "print each message's steps (accepted, frame written) with a microsecond timestamp on stderr");
   sub.add_flag("-v,--verbose", o.verbose, "more log output (repeat for more)");
@@ -164,6 +167,15 @@ Checked set_broadcasts(const ServeOptions& o, service::ServiceConfig& config) {
   return {};
 }
 
+Checked set_faults(const ServeOptions& o, service::ServiceConfig& config) {
+  for (const auto& name : o.faults) {
+    auto fault = service::parse_fault(name);
+    if (!fault) return tl::unexpected(fault.error().message());
+    config.faults.insert(*fault);
+  }
+  return {};
+}
+
 std::filesystem::path service_state_dir(const ServeOptions& o, const std::string& global_state_dir) {
   if (!o.state_dir.empty()) return o.state_dir;
   if (!global_state_dir.empty()) return std::filesystem::path(global_state_dir) / "service";
@@ -174,7 +186,7 @@ std::filesystem::path service_state_dir(const ServeOptions& o, const std::string
 tl::expected<service::ServiceConfig, UsageError> config_from_options(const ServeOptions& o,
                                                                      const std::string& global_state_dir) {
   service::ServiceConfig config;
-  for (auto* set : {set_listen, set_tls, set_durations, set_limits, set_broadcasts}) {
+  for (auto* set : {set_listen, set_tls, set_durations, set_limits, set_broadcasts, set_faults}) {
     if (auto ok = set(o, config); !ok) return tl::unexpected(ok.error());
   }
   config.state_dir = service_state_dir(o, global_state_dir);
@@ -193,7 +205,11 @@ struct ServiceParts {
   std::unique_ptr<service::Server> server;
 };
 
-void warn_if_not_loopback(const service::ServiceConfig& config) {
+void warn_about(const service::ServiceConfig& config) {
+  for (service::Fault fault : config.faults) {
+    spdlog::get("service")->warn("fault {} injected: this service breaks a rule on purpose (for tests)",
+                                 service::fault_name(fault));
+  }
   if (!service::is_loopback_host(config.listen_host)) {
     spdlog::get("service")->warn(
         "listening on {}, which is not a loopback address: this is a push service for tests, "
@@ -270,7 +286,7 @@ int serve(const service::ServiceConfig& config) {
     print_error(signals.error().message());
     return kExitFailure;
   }
-  warn_if_not_loopback(config);
+  warn_about(config);
   if (int started = start_service(**loop, config, parts); started != kExitOk) return started;
   return run_until_stopped(**loop, parts, caught);
 }

@@ -24,6 +24,7 @@ struct ServeOptions {
   std::size_t msg_limit = 150;
   std::size_t max_data_bytes = 5630;
   std::vector<std::string> broadcasts;  ///< "ID=VERSION"
+  std::vector<std::string> faults;      ///< hidden --fault NAME: rules broken on purpose, for check-service's tests
   int verbose = 0;                      ///< -v/-q given after the subcommand (added to the global ones)
   bool quiet = false;
 };

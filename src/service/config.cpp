@@ -51,6 +51,28 @@ Result<ListenAddress> parse_listen(std::string_view text) {
   return out;
 }
 
+std::string_view fault_name(Fault fault) noexcept {
+  switch (fault) {
+    case Fault::uaid_dashed: return "uaid-dashed";
+    case Fault::keep_unregistered: return "keep-unregistered";
+    case Fault::corrupt_data: return "corrupt-data";
+    case Fault::vapid_ignore_signature: return "vapid-ignore-signature";
+    case Fault::no_ping_reply: return "no-ping-reply";
+    case Fault::hang_on_big_frame: return "hang-on-big-frame";
+  }
+  return "unknown";
+}
+
+Result<Fault> parse_fault(std::string_view name) {
+  std::string known;
+  for (Fault f : kAllFaults) {
+    if (fault_name(f) == name) return f;
+    known += known.empty() ? "" : ", ";
+    known += fault_name(f);
+  }
+  return fail(Errc::invalid_config, fmt::format("--fault '{}': no such fault (the faults are {})", name, known));
+}
+
 bool is_loopback_host(std::string_view host) {
   if (host == "localhost" || host == "::1") return true;
   unsigned char buf[4];

@@ -64,14 +64,53 @@ std::optional<ApiError> check_subscription(ServiceStore& store, const ChannelRec
   return std::nullopt;
 }
 
+// Fault::vapid_ignore_signature: the claims of a token whose signature did not
+// verify, checked as vapid_verify checks them (exp in the next 24 h, aud).
+std::optional<ApiError> check_unsigned_claims(std::string_view jwt, const crypto::VapidExpectations& expect) {
+  const auto dot1 = jwt.find('.');
+  const auto dot2 = dot1 == std::string_view::npos ? dot1 : jwt.find('.', dot1 + 1);
+  auto decoded = base64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1));
+  if (!decoded) return ApiError{401, 109, "vapid: JWT claims are not base64url"};
+  const auto claims = nlohmann::json::parse(decoded->begin(), decoded->end(), nullptr, false);
+  if (!claims.is_object() || !claims.contains("aud") || !claims["aud"].is_string() || !claims.contains("exp") ||
+      !claims["exp"].is_number_integer()) {
+    return ApiError{401, 109, "vapid: JWT has no aud or exp claim"};
+  }
+  const auto exp = claims["exp"].get<std::int64_t>();
+  if (exp <= expect.now || exp > expect.now + crypto::kVapidMaxLifetime) {
+    return ApiError{401, 109, "vapid: JWT exp is not within the next 24 h"};
+  }
+  if (claims["aud"].get<std::string>() != expect.audience) return ApiError{401, 109, "vapid: JWT aud is wrong"};
+  return std::nullopt;
+}
+
 std::optional<ApiError> verify_push_vapid(const crypto::VapidCredentials& vapid, const ChannelRecord& channel,
-                                          const std::string& audience, std::int64_t now_ms) {
+                                          const std::string& audience, std::int64_t now_ms, bool ignore_signature) {
   crypto::VapidExpectations expect;
   expect.audience = audience;
   expect.now = now_ms / 1000;
   if (channel.key) expect.registered_key = ByteView(*channel.key);
-  if (auto ok = crypto::vapid_verify(vapid, expect); !ok) return ApiError{401, 109, ok.error().message()};
+  if (auto ok = crypto::vapid_verify(vapid, expect); !ok) {
+    // Fault for check-service's tests: a bad signature passes (key, key binding
+    // and header were checked before it; the claims are checked here).
+    if (ignore_signature && ok.error().is(crypto::Errc::bad_signature)) return check_unsigned_claims(vapid.jwt, expect);
+    return ApiError{401, 109, ok.error().message()};
+  }
   return std::nullopt;
+}
+
+// Fault::corrupt_data: the data with one byte in the middle of its ciphertext
+// flipped (after aes128gcm's header: salt, rs, idlen, keyid), so that it no
+// longer decrypts (the AES-GCM tag fails).
+std::string flip_middle_byte(const std::string& data, std::string_view encoding) {
+  auto bytes = base64url_decode(data);
+  if (!bytes || bytes->empty()) return data;
+  std::size_t header = 0;
+  if (encoding == "aes128gcm" && bytes->size() > 21) {
+    header = std::min(bytes->size() - 1, 21 + std::size_t{(*bytes)[20]});
+  }
+  (*bytes)[header + (bytes->size() - header) / 2] ^= 0x01;
+  return base64url_encode(*bytes);
 }
 
 // The message a push carries: the body, then the headers, checked; a fresh message id.
@@ -256,6 +295,8 @@ void PushService::on_hello(Session& s, const protocol::Hello& hello) {
 
   protocol::HelloReply reply;
   reply.uaid = uaid;
+  // Fault for check-service's tests: a new uaid in the dashed UUID form.
+  if (config_.has(Fault::uaid_dashed) && !existing) reply.uaid = canonical_uuid(uaid);
   for (const auto& [id, version] : hello.broadcasts) {
     const auto known = config_.broadcasts.find(id);
     if (known == config_.broadcasts.end()) continue;
@@ -330,6 +371,8 @@ void PushService::on_unregister(Session& s, const protocol::Unregister& unreg) {
   protocol::UnregisterReply reply;
   reply.channel_id = canonical_uuid(unreg.channel_id);
   reply.status = 200;
+  // Fault for check-service's tests: answer 200 and keep the channel.
+  if (config_.has(Fault::keep_unregistered)) return send(s, reply);
   if (s.user_stored) {
     if (auto done = store_.unregister_channel(s.uaid, reply.channel_id); !done) {
       log_->error("unregister: {}", done.error().to_string());
@@ -363,6 +406,8 @@ void PushService::on_ack(Session& s, const protocol::Ack& ack) {
 }
 
 void PushService::on_ping(Session& s) {
+  // Fault for check-service's tests: the ping is ignored, the connection stays open.
+  if (config_.has(Fault::no_ping_reply)) return;
   const std::int64_t now = clock_.now().wall_ms;
   if (s.last_ping_ms && now - *s.last_ping_ms < config_.min_client_ping.count()) {
     log_->debug("ws: {} pings too often, closing 1011", s.uaid);
@@ -420,6 +465,8 @@ void PushService::deliver(Session& s, const StoredMessage& m) {
   n.version = m.id;
   if (m.data) {
     n.data = m.data;
+    // Fault for check-service's tests: the ciphertext no longer decrypts.
+    if (config_.has(Fault::corrupt_data)) n.data = flip_middle_byte(*m.data, m.encoding);
     n.headers = protocol::NotificationHeaders{m.encoding, m.encryption, m.crypto_key};
   }
   ++stats_.messages_delivered;
@@ -524,7 +571,10 @@ HttpResponse PushService::push(const HttpRequest& request, bool v2, std::string_
   // 3. The subscription must still exist.
   if (auto gone = check_subscription(store_, channel)) return refuse(std::move(*gone));
   if (*vapid) {
-    if (auto bad = verify_push_vapid(**vapid, channel, audience_, now)) return refuse(std::move(*bad));
+    const bool ignore_signature = config_.has(Fault::vapid_ignore_signature);
+    if (auto bad = verify_push_vapid(**vapid, channel, audience_, now, ignore_signature)) {
+      return refuse(std::move(*bad));
+    }
   }
 
   // 4. The body, then the headers.

@@ -174,6 +174,14 @@ class Server::Impl {
           return 0;
         }
       }
+      // Fault for check-service's tests: a message over 16 KiB is dropped, with
+      // no reply and no close (the rest of its fragments too).
+      if (dropping_ || (impl_.config_.has(Fault::hang_on_big_frame) && rx_.size() + len > kFaultFrameBytes)) {
+        rx_.clear();
+        dropping_ = !(lws_is_final_fragment(wsi_) && lws_remaining_packet_payload(wsi_) == 0);
+        in_message_ = dropping_;
+        return 0;
+      }
       if (rx_.size() + len > impl_.config_.max_frame_bytes) {
         in_message_ = false;
         rx_.clear();
@@ -234,6 +242,7 @@ class Server::Impl {
     std::vector<unsigned char> scratch_;
     std::string rx_;
     bool in_message_ = false;
+    bool dropping_ = false;  // Fault::hang_on_big_frame: the rest of a dropped message
     bool closing_ = false;
     int close_code_ = 0;
     std::string close_reason_;

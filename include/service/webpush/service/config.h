@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,32 @@ inline constexpr std::int64_t kMaxTtlSeconds = 30 * 24 * 60 * 60;
 inline constexpr std::size_t kMaxFrameBytes = 64 * 1024;
 /// Stored messages are sent in batches of this many; the next batch waits for all acks.
 inline constexpr std::size_t kFlushBatch = 10;
+
+/// Faults `serve --fault NAME` injects, for check-service's tests only
+/// (tests/conformance): each breaks exactly one rule, where that rule lives, so
+/// that the test can show the check for it fails and says what it saw.
+enum class Fault {
+  uaid_dashed,             ///< "uaid-dashed": a new uaid is sent in the dashed UUID form (8-4-4-4-12)
+  keep_unregistered,       ///< "keep-unregistered": unregister answers 200 and the channel keeps working
+  corrupt_data,            ///< "corrupt-data": one ciphertext byte of every notification's data is flipped
+  vapid_ignore_signature,  ///< "vapid-ignore-signature": the VAPID JWT's signature is not verified
+  no_ping_reply,           ///< "no-ping-reply": `{}` pings get no answer
+  hang_on_big_frame,       ///< "hang-on-big-frame": text messages over 16 KiB are dropped without a word
+};
+
+/// Every fault, in declaration order.
+inline constexpr Fault kAllFaults[] = {Fault::uaid_dashed,   Fault::keep_unregistered,
+                                       Fault::corrupt_data,  Fault::vapid_ignore_signature,
+                                       Fault::no_ping_reply, Fault::hang_on_big_frame};
+
+/// The fault's name on the command line, "uaid-dashed".
+[[nodiscard]] std::string_view fault_name(Fault fault) noexcept;
+
+/// The fault named `name`. Error invalid_config naming the faults there are.
+Result<Fault> parse_fault(std::string_view name);
+
+/// Text messages above this size are dropped under Fault::hang_on_big_frame.
+inline constexpr std::size_t kFaultFrameBytes = 16 * 1024;
 
 struct ServiceConfig {
   std::string listen_host = "127.0.0.1";  ///< an IP literal (IPv6 without brackets) or "localhost"
@@ -50,6 +77,10 @@ struct ServiceConfig {
 
   /// Megaphone broadcasts the service announces: id → current version. Empty by default.
   std::map<std::string, std::string> broadcasts;
+
+  /// Injected faults (tests only, see Fault). Empty: the service follows every rule.
+  std::set<Fault> faults;
+  [[nodiscard]] bool has(Fault fault) const noexcept { return faults.contains(fault); }
 };
 
 /// A parsed `--listen` value.
