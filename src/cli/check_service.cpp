@@ -72,7 +72,7 @@ void print_list() {
 
 int finish(const cf::Report& report, const CheckServiceOptions& o) {
   if (o.json) {
-    fmt::print("{}\n", cf::to_json(report).dump());
+    fmt::print("{}\n", cf::to_json(report).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     fmt::print("\n{}\n", cf::render_text_summary(report));
   }

@@ -38,7 +38,7 @@ Outcome same_uaid(Context& context) {
   auto channel = (*first)->subscribe();
   if (!channel) return Outcome::fail(channel.error());
   const std::string uaid = (*first)->uaid();
-  (*first)->ws().close();
+  (*first)->ws().close_and_wait(context.options().reply_timeout);
   auto again = context.client(uaid);
   if (!again) return Outcome::fail(again.error());
   if ((*again)->uaid() != uaid) {
@@ -72,16 +72,18 @@ Outcome silent_connection_closed(Context& context) {
   auto ws = context.raw_connection();
   if (!ws) return Outcome::fail(ws.error());
   const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    auto event = (*ws)->next(context.options().handshake_wait);
-    if (!event) {
-      return Outcome::fail(fmt::format("still open {:.1f} s after the upgrade without a hello ({})",
-                                       seconds_since(start), event.error().message()));
-    }
+  const auto deadline = start + context.options().handshake_wait;
+  std::size_t messages = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto event = (*ws)->next(std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()));
+    if (!event) break;
     if (event->kind == WsEvent::Kind::close || event->kind == WsEvent::Kind::eof) {
       return Outcome::pass(fmt::format("{} after {:.1f} s", describe_close(event->close), seconds_since(start)));
     }
+    ++messages;  // a service that talks first is still waiting for the hello
   }
+  return Outcome::fail(fmt::format("still open {:.1f} s after the upgrade without a hello{}", seconds_since(start),
+                                   messages == 0 ? "" : fmt::format(" ({} messages came meanwhile)", messages)));
 }
 
 Outcome use_webpush(Context& context) {
@@ -107,7 +109,7 @@ Outcome hello_first(Context& context) {
     return Outcome::pass("a register before the hello: " + describe_close(event->close));
   }
   const json reply = json::parse(event->payload, nullptr, false);
-  const int status = reply.is_object() ? int_field(reply, "status") : 0;
+  const auto status = int_field(reply, "status");
   if (status >= 400) return Outcome::pass(fmt::format("a register before the hello: refused with status {}", status));
   return Outcome::fail("a register before the hello was answered: " + event->payload.substr(0, 160));
 }

@@ -227,7 +227,9 @@ void run_gap(GapProbe& probe, Millis timeout, const std::atomic<bool>& stop) {
   auto reply = await_pong(ws, timeout);
   probe.tolerated = reply.has_value();
   probe.hang = !reply && reply.error().is(Errc::timeout);
-  probe.observed = reply ? "answered" : reply.error().message();
+  probe.observed = reply        ? std::string("answered")
+                   : probe.hang ? fmt::format("ignored (no reply and no close within {:.1f} s)", seconds(timeout))
+                                : reply.error().message();
 }
 
 // Whether the answer is known: the shortest tolerated gap, every shorter one refused.
@@ -271,11 +273,8 @@ Outcome client_ping_rate(Context& context) {
     probes[i].client = std::move(*client);
   }
   run_gaps(probes, context.options().reply_timeout);
-  const auto hang = std::find_if(probes.begin(), probes.end(), [](const GapProbe& p) { return p.hang; });
-  if (hang != probes.end()) {
-    return Outcome::fail(fmt::format("a {{}} {} s after the previous one got no reply and no close ({})",
-                                     hang->gap.count() / 1000, describe_gaps(probes)));
-  }
+  // A {} that was ignored rather than refused with a close is the service's
+  // line too (neither the RFC nor autopush's design requires the close).
   const auto tolerated = std::find_if(probes.begin(), probes.end(), [](const GapProbe& p) { return p.tolerated; });
   if (tolerated == probes.end()) {
     return Outcome::fail(fmt::format("pings a minute apart are not tolerated ({})", describe_gaps(probes)));

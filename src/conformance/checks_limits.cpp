@@ -91,8 +91,8 @@ FrameResult try_frame(Context& context, std::size_t size) {
       return {FrameResult::Kind::closed, text};
     }
     const json reply = json::parse(event->payload, nullptr, false);
-    if (reply.is_object() && reply.value("messageType", "") == "unregister") {
-      return {FrameResult::Kind::answered, fmt::format("answered (status {})", reply.value("status", 0))};
+    if (text_field(reply, "messageType") == "unregister") {
+      return {FrameResult::Kind::answered, fmt::format("answered (status {})", int_field(reply, "status"))};
     }
   }
   if (!sent) return {FrameResult::Kind::hang, "could not be sent (" + sent.error().message() + ") and no close came"};
@@ -170,8 +170,8 @@ void register_batch(PushClient& client, const std::vector<std::string>& ids, Reg
       if (out.stop.empty()) out.stop = fmt::format("register #{}: {}", n, reply.error().message());
       return;
     }
-    const int status = reply->value("status", 0);
-    const std::string id = reply->value("channelID", "");
+    const auto status = int_field(*reply, "status");
+    const std::string id = text_field(*reply, "channelID");
     if (status == 200 && std::find(ids.begin(), ids.end(), id) != ids.end()) {
       out.accepted.push_back(id);
     } else if (out.stop.empty()) {
@@ -199,7 +199,7 @@ std::size_t unregister_all(Context& context, std::unique_ptr<PushClient>& client
     for (std::size_t i = start; i < end; ++i) {
       auto reply = client->await("unregister");
       if (!reply) return ids.size() - done;
-      if (reply->value("status", 0) == 200) ++done;
+      if (int_field(*reply, "status") == 200) ++done;
     }
   }
   return ids.size() - done;
@@ -277,7 +277,7 @@ void receive_all(PushClient& client, std::size_t expected, Millis timeout, Deliv
       if (n.error().is(Errc::closed)) out.closed = n.error().message();
       return;
     }
-    out.versions.insert(n->value("version", ""));
+    out.versions.insert(text_field(*n, "version"));
     if (auto acked = client.ack(*n); !acked) return;
   }
 }
@@ -288,7 +288,7 @@ Outcome stored_messages(Context& context) {
   auto channel = (*first)->subscribe(&context.vapid_key());
   if (!channel) return Outcome::fail(channel.error());
   const std::string uaid = (*first)->uaid();
-  (*first)->ws().close();  // offline: what is pushed now is stored
+  (*first)->ws().close_and_wait(context.options().reply_timeout);  // offline: what is pushed now is stored
   std::vector<load::PushRequest> requests;
   for (std::size_t i = 0; i < kStoredMessages; ++i) {
     auto request =

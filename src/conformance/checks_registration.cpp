@@ -159,7 +159,7 @@ std::pair<bool, std::string> register_refusal(Context& context, const json& requ
     }
     return {false, reply.error().message()};
   }
-  const int status = int_field(*reply, "status");
+  const auto status = int_field(*reply, "status");
   if (status == 200) return {false, "accepted: " + shorten(reply->dump())};
   return {true, fmt::format("status {}", status)};
 }

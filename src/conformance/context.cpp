@@ -100,12 +100,6 @@ Bytes test_payload(std::string_view tag, std::size_t n) {
   return out;
 }
 
-std::string shorten(std::string_view text, std::size_t n) {
-  return text.size() <= n ? std::string(text) : std::string(text.substr(0, n)) + "…";
-}
-
-double seconds(Millis d) { return static_cast<double>(d.count()) / 1000; }
-
 std::string payload_problem(const nlohmann::json& n, const Channel& channel, ByteView sent) {
   std::string chid = text_field(n, "channelID");
   std::transform(chid.begin(), chid.end(), chid.begin(), [](unsigned char c) { return std::tolower(c); });

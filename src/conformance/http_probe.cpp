@@ -13,6 +13,7 @@ namespace webpush::conformance {
 namespace {
 
 constexpr std::size_t kMaxBody = 64 * 1024;
+constexpr std::size_t kMaxHeaders = 64 * 1024;  // libcurl 7.88 has no limit of its own
 
 struct SlistDeleter {
   void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
@@ -28,6 +29,8 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   auto* answer = static_cast<HttpAnswer*>(user);
   const std::string_view line(data, size * n);
+  answer->header_bytes += line.size();
+  if (answer->header_bytes > kMaxHeaders) return 0;  // curl then fails the request
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) {
     if (line.rfind("HTTP/", 0) == 0) answer->headers.clear();  // a new response (after 100 Continue)

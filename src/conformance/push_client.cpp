@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "webpush/conformance/text.h"
 #include "webpush/core/base64url.h"
 #include "webpush/core/url.h"
 #include "webpush/crypto/webpush.h"
@@ -25,10 +26,6 @@ std::string_view message_type(const json& m) {
   return it != m.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : std::string_view();
 }
 
-std::string shorten(std::string_view text, std::size_t n = 200) {
-  return text.size() <= n ? std::string(text) : std::string(text.substr(0, n)) + "…";
-}
-
 }  // namespace
 
 std::string text_field(const json& message, std::string_view key) {
@@ -44,7 +41,7 @@ std::int64_t int_field(const json& message, std::string_view key, std::int64_t f
 }
 
 std::string describe_close(const CloseInfo& close) {
-  if (close.code == 1006) return close.reason.empty() ? "ended without a Close frame" : close.reason;
+  if (close.code == 1006) return close.reason.empty() ? "ended without a Close frame" : shorten(close.reason, 120);
   return close.reason.empty() ? fmt::format("closed with {}", close.code)
                               : fmt::format("closed with {} {}", close.code, shorten(close.reason, 60));
 }
@@ -114,18 +111,24 @@ Result<json> PushClient::read_message(Millis timeout) {
 
 Result<json> PushClient::await(std::string_view type) {
   const SteadyTime deadline = std::chrono::steady_clock::now() + timeout_;
-  for (;;) {
-    auto m = read_message(left(deadline));
+  for (bool first = true;; first = false) {
+    // A service that keeps talking must not keep the wait open past its deadline.
+    auto m = !first && left(deadline).count() == 0 ? Result<json>(fail(Errc::timeout, "deadline"))
+                                                   : read_message(left(deadline));
     if (!m) {
-      if (m.error().is(Errc::timeout)) {
-        return fail(Errc::timeout,
-                    fmt::format("no {} reply within {:.1f} s", type, static_cast<double>(timeout_.count()) / 1000));
-      }
+      if (m.error().is(Errc::timeout))
+        return fail(Errc::timeout, fmt::format("no {} reply within {:.1f} s", type, seconds(timeout_)));
       return m;
     }
     const auto t = message_type(*m);
     if (t == type) return m;
-    if (t == "notification") notifications_.push_back(std::move(*m));
+    if (t == "notification") {
+      if (notifications_.size() >= kMaxQueued) {
+        return fail(Errc::bad_reply,
+                    fmt::format("more than {} notifications unasked for while waiting for {}", kMaxQueued, type));
+      }
+      notifications_.push_back(std::move(*m));
+    }
     // `{}` pongs, broadcasts and anything unknown are not what is awaited.
   }
 }
@@ -143,9 +146,10 @@ Result<json> PushClient::next_notification(Millis timeout) {
   return n;
 }
 
-Result<std::vector<json>> PushClient::drain_notifications(Millis quiet, std::size_t max) {
+Result<std::vector<json>> PushClient::drain_notifications(Millis quiet, std::size_t max, Millis overall) {
   std::vector<json> out;
-  while (out.size() < max) {
+  const SteadyTime deadline = std::chrono::steady_clock::now() + overall;
+  while (out.size() < max && std::chrono::steady_clock::now() < deadline) {
     auto n = next_notification(quiet);
     if (!n) {
       if (n.error().is(Errc::timeout)) break;

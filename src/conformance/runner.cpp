@@ -1,6 +1,9 @@
 #include "webpush/conformance/runner.h"
 
+#include "webpush/conformance/text.h"
+
 #include <chrono>
+#include <exception>
 
 #include <fmt/format.h>
 
@@ -45,7 +48,13 @@ Row run_one(Context& context, const Selected& s) {
     return row;
   }
   const auto start = std::chrono::steady_clock::now();
-  row.outcome = s.check->run(context);
+  try {
+    row.outcome = s.check->run(context);
+  } catch (const std::exception& e) {
+    // A reply shaped in a way no check foresaw must cost one row, not the run.
+    row.outcome = Outcome::fail(std::string("the check could not handle what the service sent: ") + e.what());
+  }
+  row.outcome.observed = clean_text(row.outcome.observed);
   row.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   return row;

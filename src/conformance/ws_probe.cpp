@@ -1,5 +1,6 @@
 #include "webpush/conformance/ws_probe.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "webpush/conformance/text.h"
 #include "webpush/core/url.h"
 
 namespace webpush::conformance {
@@ -121,8 +123,14 @@ Result<void> WsProbe::Socket::start_tls(const Url& url, const std::string& ca_fi
   }
   ssl = SSL_new(ctx);
   if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) return fail(Errc::tls, ssl_error_text());
-  SSL_set_tlsext_host_name(ssl, url.host.c_str());
-  SSL_set1_host(ssl, url.host.c_str());
+  // An IP literal is checked against the certificate's IP addresses and gets no SNI (RFC 6066 §3).
+  in6_addr probe_addr{};
+  const bool ip_literal = ::inet_pton(AF_INET, url.host.c_str(), &probe_addr) == 1 ||
+                          ::inet_pton(AF_INET6, url.host.c_str(), &probe_addr) == 1;
+  const int checked = ip_literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url.host.c_str())
+                                 : SSL_set1_host(ssl, url.host.c_str());
+  if (checked != 1) return fail(Errc::tls, "cannot set the name to verify: " + url.host);
+  if (!ip_literal) SSL_set_tlsext_host_name(ssl, url.host.c_str());
   for (;;) {
     const int rc = SSL_connect(ssl);
     if (rc == 1) return {};
@@ -264,6 +272,17 @@ Result<void> WsProbe::upgrade(std::string_view host_header, std::string_view pat
   }
 }
 
+namespace {
+
+// The code to answer a Close with: the service's own when a client may send
+// it (RFC 6455 §7.4), 1000 otherwise (1005, 1006, 1015 and unassigned codes).
+int sendable_close_code(int code) {
+  const bool assigned = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011);
+  return assigned || (code >= 3000 && code <= 4999) ? code : 1000;
+}
+
+}  // namespace
+
 Result<void> WsProbe::send_text(std::string_view text) { return send_frame(Opcode::text, text); }
 
 Result<void> WsProbe::send_frame(Opcode opcode, std::string_view payload, bool fin) {
@@ -272,16 +291,30 @@ Result<void> WsProbe::send_frame(Opcode opcode, std::string_view payload, bool f
   return socket_->write_all(encode_client_frame(opcode, payload, random_mask(), fin), deadline);
 }
 
-void WsProbe::close(int code) {
-  if (!close_sent_ && !ended_) {
-    const auto deadline = std::chrono::steady_clock::now() + Millis(1000);
-    auto sent =
-        socket_->write_all(encode_client_frame(Opcode::close, close_payload(code, ""), random_mask()), deadline);
-    (void)sent;  // the connection is being dropped either way
-  }
+// Sends the Close frame once. A Close that cannot get out ends the connection
+// all the same.
+void WsProbe::send_close(int code) {
+  if (close_sent_ || ended_) return;
   close_sent_ = true;
+  const auto deadline = std::chrono::steady_clock::now() + Millis(1000);
+  auto sent = socket_->write_all(encode_client_frame(Opcode::close, close_payload(code, ""), random_mask()), deadline);
+  if (!sent) ended_ = WsEvent{WsEvent::Kind::eof, "", CloseInfo{1006, sent.error().message()}};
+}
+
+void WsProbe::close(int code) {
+  send_close(code);
   socket_->shutdown();
   if (!ended_) ended_ = WsEvent{WsEvent::Kind::close, "", CloseInfo{code, "closed by the checker"}};
+}
+
+void WsProbe::close_and_wait(Millis timeout, int code) {
+  send_close(code);
+  const SteadyTime deadline = std::chrono::steady_clock::now() + timeout;
+  while (!ended_ && std::chrono::steady_clock::now() < deadline) {
+    auto event = next(std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()));
+    if (!event && !event.error().is(Errc::timeout)) break;  // a broken stream ends the connection too
+  }
+  close(code);
 }
 
 Result<std::optional<Frame>> WsProbe::read_frame(SteadyTime deadline) {
@@ -306,19 +339,17 @@ Result<std::optional<WsEvent>> WsProbe::handle(Frame frame) {
   const auto now = std::chrono::steady_clock::now();
   switch (frame.opcode) {
     case Opcode::ping:
-      pings_.push_back(now);
-      if (answer_pings_) {
+      if (++ping_count_ <= kMaxRecorded) pings_.push_back(now);
+      if (answer_pings_ && !close_sent_) {
         if (auto sent = send_frame(Opcode::pong, frame.payload); !sent) return tl::unexpected(sent.error());
       }
       return std::optional<WsEvent>{};
-    case Opcode::pong: pongs_.push_back(now); return std::optional<WsEvent>{};
+    case Opcode::pong:
+      if (pongs_.size() < kMaxRecorded) pongs_.push_back(now);
+      return std::optional<WsEvent>{};
     case Opcode::close: {
       CloseInfo info = parse_close_payload(frame.payload);
-      if (!close_sent_) {
-        auto echoed = send_frame(Opcode::close, close_payload(info.code == 1005 ? 1000 : info.code, ""));
-        (void)echoed;  // the service is closing: an echo it cannot read changes nothing
-        close_sent_ = true;
-      }
+      send_close(sendable_close_code(info.code));
       return std::optional<WsEvent>(end_with(std::move(info), WsEvent::Kind::close));
     }
     case Opcode::continuation:
@@ -357,6 +388,9 @@ Result<WsEvent> WsProbe::next(Millis timeout) {
     auto event = handle(std::move(**frame));
     if (!event) return tl::unexpected(event.error());
     if (*event) return std::move(**event);
+    if (std::chrono::steady_clock::now() >= deadline && !ended_) {
+      return fail(Errc::timeout, fmt::format("no message within {:.1f} s, only control frames", seconds(timeout)));
+    }
   }
   return *ended_;
 }

@@ -6,7 +6,8 @@
 // Every check cleans up after itself: the PushClients it opens unregister the
 // channels they registered when they go (PushClient::~PushClient).
 //
-// Thread: the checks run one after another on one thread.
+// Thread: the checks run one after another on one thread (a check may start
+// threads of its own and joins them before it returns).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 
 #include "webpush/conformance/http_probe.h"
 #include "webpush/conformance/push_client.h"
+#include "webpush/conformance/text.h"
 #include "webpush/conformance/ws_probe.h"
 #include "webpush/core/error.h"
 #include "webpush/crypto/keys.h"
@@ -142,10 +144,6 @@ class Context {
 
 // What the checks share to read what the service did and say it.
 
-/// `text` cut to `n` bytes, "…" marking the cut.
-[[nodiscard]] std::string shorten(std::string_view text, std::size_t n = 160);
-/// A duration in seconds, for observed texts ("within 5.0 s").
-[[nodiscard]] double seconds(Millis d);
 /// "" when `n` is `channel`'s notification and decrypts to `sent` (a push
 /// without data for an empty `sent`); otherwise what is wrong with it.
 [[nodiscard]] std::string payload_problem(const nlohmann::json& n, const Channel& channel, ByteView sent);

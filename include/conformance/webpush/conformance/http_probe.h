@@ -21,7 +21,8 @@ namespace webpush::conformance {
 struct HttpAnswer {
   long status = 0;
   std::map<std::string, std::string> headers;  ///< names lower-case; the last value of a repeated header
-  std::string body;
+  std::string body;                            ///< at most 64 KiB kept
+  std::size_t header_bytes = 0;                ///< response headers read (a request fails past 64 KiB)
 
   /// The header's value, or "" when absent.
   [[nodiscard]] std::string header(std::string_view lower_name) const;

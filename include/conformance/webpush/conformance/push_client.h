@@ -64,15 +64,19 @@ class PushClient {
 
   /// Sends one JSON object as a text frame. Errors: those of WsProbe::send_text.
   Result<void> send(const nlohmann::json& message);
-  /// The next message of `type` (ignoring `{}` pongs and broadcasts; queuing
-  /// notifications). Errors: timeout, closed (with the close code), bad_reply
-  /// (text that is not a JSON object).
+  /// The next message of `type` within timeout() (ignoring `{}` pongs and
+  /// broadcasts; queuing notifications, at most kMaxQueued). Errors: timeout,
+  /// closed (with the close code), bad_reply (text that is not a JSON object,
+  /// a binary frame, too many notifications), protocol and io from WsProbe.
   Result<nlohmann::json> await(std::string_view type);
   /// The next notification (queued ones first). Errors: as await.
   Result<nlohmann::json> next_notification(Millis timeout);
-  /// Notifications that arrive within `quiet` of each other, up to `max` (queued
-  /// ones first); stops at the first pause of `quiet`. Errors: closed.
-  Result<std::vector<nlohmann::json>> drain_notifications(Millis quiet, std::size_t max = 10'000);
+  /// Notifications that arrive within `quiet` of each other (queued ones
+  /// first); stops at the first pause of `quiet`, after `max` of them, or
+  /// after `overall`. Errors: as await, but for timeout.
+  Result<std::vector<nlohmann::json>> drain_notifications(Millis quiet, std::size_t max = 1'000,
+                                                          Millis overall = Millis(60'000));
+  static constexpr std::size_t kMaxQueued = 10'000;
 
   /// Registers a new channel, bound to `vapid`'s public key when given, and
   /// creates its secrets. Errors: bad_reply naming the status (and
@@ -83,7 +87,7 @@ class PushClient {
   Result<nlohmann::json> register_raw(const nlohmann::json& request);
   /// Unregisters; returns the reply. Errors: those of await.
   Result<nlohmann::json> unregister(const std::string& channel_id);
-  /// Acks one notification with `code` (100 delivered).
+  /// Acks one notification with `code` (100 delivered). Errors: those of send.
   Result<void> ack(const nlohmann::json& notification, int code = 100);
 
   /// Decrypts a notification for `channel` (empty for a push without data).

@@ -63,18 +63,26 @@ class WsProbe {
   Result<void> send_frame(Opcode opcode, std::string_view payload, bool fin = true);
   /// The next message, Close or end of stream (fragments assembled; Pings
   /// answered and recorded, Pongs recorded). Once the connection ended, every
-  /// call returns its close event again. Errors: timeout (nothing within
+  /// call returns its close event again. Returns by `timeout` even while
+  /// control frames keep arriving. Errors: timeout (no message within
   /// `timeout`), protocol (the server broke the framing), io.
   Result<WsEvent> next(Millis timeout);
-  /// Sends a Close frame (once) and drops the connection.
+  /// Sends a Close frame (once) and drops the connection at once.
   void close(int code = 1000);
+  /// The closing handshake (RFC 6455 §5.5.1): sends a Close frame, reads until
+  /// the service's Close or the end of the stream (at most `timeout`; what
+  /// arrives meanwhile is dropped), then drops the connection. Afterwards the
+  /// service has seen the connection go.
+  void close_and_wait(Millis timeout, int code = 1000);
 
   /// Whether Pings are answered (default true).
   void set_answer_pings(bool answer) noexcept { answer_pings_ = answer; }
-  /// When each Ping frame arrived.
+  /// When each Ping frame arrived (the first kMaxRecorded; ping_count() counts all).
   [[nodiscard]] const std::vector<SteadyTime>& pings() const noexcept { return pings_; }
-  /// When each Pong frame arrived.
+  [[nodiscard]] std::size_t ping_count() const noexcept { return ping_count_; }
+  /// When each Pong frame arrived (the first kMaxRecorded).
   [[nodiscard]] const std::vector<SteadyTime>& pongs() const noexcept { return pongs_; }
+  static constexpr std::size_t kMaxRecorded = 1024;
   /// The sub-protocol the server accepted, if it named one.
   [[nodiscard]] const std::optional<std::string>& subprotocol() const noexcept { return subprotocol_; }
   /// Whether the connection has ended (a Close arrived, the stream ended, or close()).
@@ -89,6 +97,7 @@ class WsProbe {
   Result<std::optional<Frame>> read_frame(SteadyTime deadline);
   Result<std::optional<WsEvent>> handle(Frame frame);
   WsEvent end_with(CloseInfo info, WsEvent::Kind kind);
+  void send_close(int code);
 
   std::unique_ptr<Socket> socket_;
   FrameDecoder decoder_;
@@ -98,6 +107,7 @@ class WsProbe {
   std::optional<WsEvent> ended_;
   bool close_sent_ = false;
   bool answer_pings_ = true;
+  std::size_t ping_count_ = 0;
   std::vector<SteadyTime> pings_;
   std::vector<SteadyTime> pongs_;
   std::optional<std::string> subprotocol_;
