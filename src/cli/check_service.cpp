@@ -139,7 +139,7 @@ int run_check_service(const GlobalOptions& g, const CheckServiceOptions& o) {
   }
   auto selected = cf::select_checks(split_only(o.only));
   if (!selected) {
-    print_error(selected.error().message());
+    print_error(selected.error().message() + " (see --help)");
     return kExitUsage;
   }
   if (!o.embedded && o.url.empty() && !g.server_given) {

@@ -63,6 +63,10 @@ const std::map<std::string, std::vector<std::string>>& key_options() {
        {"--embedded", "--user-agents", "--subscriptions", "--ramp-rate", "--connect-only", "--rate", "--duration",
         "--messages", "--payload-size", "--encoding", "--vapid-key-file", "--connections", "--drain-timeout",
         "--subscription", "--json", "--hdr-log", "--report", "--trace", "merge"}},
+      {"check-service",
+       {"url", "--embedded", "--only", "--list", "--json", "--report", "--probe-limits", "--timeout", "--handshake-wait",
+        "--ping-wait", "--insecure", "--ca-file", "handshake", "registration", "delivery", "vapid", "keepalive",
+        "limits"}},
   };
   return k;
 }
