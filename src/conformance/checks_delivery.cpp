@@ -194,17 +194,17 @@ Outcome round_trip(Context& context, const Trip& trip) {
   if (trip.body && request->body.size() != *trip.body) {
     return Outcome::fail(fmt::format("setup: the body is {} bytes, not {}", request->body.size(), *trip.body));
   }
+  const auto start = std::chrono::steady_clock::now();
   const auto posted = context.post(channel->endpoint, *request);
   if (auto bad = not_created(posted); !bad.empty()) return Outcome::fail(bad);
-  const auto start = std::chrono::steady_clock::now();
   auto n = expect_notification(**client, context.options().reply_timeout);
   if (!n) return Outcome::fail(n.error());
   const double took = ms_since(start);
   if (auto acked = (*client)->ack(*n); !acked) return Outcome::fail(acked.error());
   if (auto problem = payload_problem(*n, *channel, payload); !problem.empty()) return Outcome::fail(problem);
   if (trip.size == 0)
-    return Outcome::pass(fmt::format("201; a notification without data arrived after {:.1f} ms", took));
-  return Outcome::pass(fmt::format("{}-byte {} body: 201; {} bytes decrypted byte-exact after {:.1f} ms",
+    return Outcome::pass(fmt::format("201; a notification without data arrived {:.1f} ms after the POST", took));
+  return Outcome::pass(fmt::format("{}-byte {} body: 201; {} bytes decrypted byte-exact, {:.1f} ms after the POST",
                                    request->body.size(), trip.encoding, trip.size, took));
 }
 
