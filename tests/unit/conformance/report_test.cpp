@@ -114,11 +114,21 @@ TEST(ConformanceReport, HtmlHasARowPerCheckUnderItsGroup) {
   const auto limits = html.find("id=\"group-limits\"");
   ASSERT_NE(handshake, std::string::npos);
   ASSERT_NE(limits, std::string::npos);
-  EXPECT_LT(handshake, html.find("check-handshake.unit-fail"));
-  EXPECT_LT(limits, html.find("check-limits.unit-skip"));
+  EXPECT_LT(handshake, html.find("<tr id=\"check-handshake.unit-fail\""));
+  EXPECT_LT(limits, html.find("<tr id=\"check-limits.unit-skip\""));
   EXPECT_EQ(html.find("id=\"group-vapid\""), std::string::npos) << "a group with no row has no section";
   EXPECT_NE(html.find("v-fail\">FAIL"), std::string::npos);
   EXPECT_NE(html.find("with --probe-limits"), std::string::npos);
+}
+
+TEST(ConformanceReport, HtmlOverviewHasASquarePerCheckLinkedToItsRow) {
+  const std::string html = render_html(sample_report());
+  const auto overview = html.find("id=\"overview\"");
+  ASSERT_NE(overview, std::string::npos);
+  EXPECT_LT(overview, html.find("id=\"group-handshake\""));
+  EXPECT_NE(html.find("<a class=\"v-pass\" href=\"#check-handshake.unit-pass\""), std::string::npos) << html;
+  EXPECT_NE(html.find("<a class=\"v-fail\" href=\"#check-handshake.unit-fail\""), std::string::npos) << html;
+  EXPECT_NE(html.find("<a class=\"v-skip\" href=\"#check-limits.unit-skip\""), std::string::npos) << html;
 }
 
 }  // namespace
