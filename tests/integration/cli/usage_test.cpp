@@ -64,9 +64,9 @@ const std::map<std::string, std::vector<std::string>>& key_options() {
         "--messages", "--payload-size", "--encoding", "--vapid-key-file", "--connections", "--drain-timeout",
         "--subscription", "--json", "--hdr-log", "--report", "--trace", "merge"}},
       {"check-service",
-       {"url", "--embedded", "--only", "--list", "--json", "--report", "--probe-limits", "--timeout", "--handshake-wait",
-        "--ping-wait", "--insecure", "--ca-file", "handshake", "registration", "delivery", "vapid", "keepalive",
-        "limits"}},
+       {"url", "--embedded", "--only", "--list", "--json", "--report", "--probe-limits", "--timeout",
+        "--handshake-wait", "--ping-wait", "--insecure", "--ca-file", "handshake", "registration", "delivery", "vapid",
+        "keepalive", "limits"}},
   };
   return k;
 }
