@@ -2,6 +2,8 @@
 // run from the user agent's side (WebSocket) and the application server's
 // (HTTP) at once. One row per check as it finishes, a summary, --json, and an
 // HTML page with --report. Exit 0 only when every check that ran passed.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -88,17 +90,26 @@ int finish(const cf::Report& report, const CheckServiceOptions& o) {
   return report.passed() ? kExitOk : kExitFailure;
 }
 
+// The rows as the checks finish; on a terminal, the running check's id until
+// its row replaces it (a check may wait minutes: --ping-wait, --probe-limits).
 cf::Report run_selected(cf::Context& context, const std::vector<cf::Selected>& selected, bool json) {
+  const bool live = !json && isatty(STDOUT_FILENO) == 1;
   const cf::Group* current = nullptr;
-  return cf::run_checks(context, selected, [&](const cf::Row& row) {
+  auto on_start = [&](const cf::Selected& s) {
     if (json) return;
-    if (row.group != current) {
-      current = row.group;
+    if (s.group != current) {
+      current = s.group;
       fmt::print("\n{}\n", cf::render_group_heading(*current));
     }
-    fmt::print("{}", cf::render_text_row(row));
+    if (live) fmt::print("  ....  {}", s.check->id);
     std::fflush(stdout);
-  });
+  };
+  auto on_row = [&](const cf::Row& row) {
+    if (json) return;
+    fmt::print("{}{}", live ? "\r\033[K" : "", cf::render_text_row(row));
+    std::fflush(stdout);
+  };
+  return cf::run_checks(context, selected, on_start, on_row);
 }
 
 }  // namespace

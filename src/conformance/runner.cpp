@@ -74,13 +74,14 @@ Result<std::vector<Selected>> select_checks(const std::vector<std::string>& only
 }
 
 Report run_checks(Context& context, const std::vector<Selected>& selected,
-                  const std::function<void(const Row&)>& on_row) {
+                  const std::function<void(const Selected&)>& on_start, const std::function<void(const Row&)>& on_row) {
   Report report;
   report.server = context.options().server;
   report.probe_limits = context.options().probe_limits;
   report.started_unix_ms = unix_ms();
   const auto start = std::chrono::steady_clock::now();
   for (const auto& s : selected) {
+    if (on_start) on_start(s);
     report.rows.push_back(run_one(context, s));
     if (on_row) on_row(report.rows.back());
   }

@@ -25,8 +25,9 @@ struct Selected {
 Result<std::vector<Selected>> select_checks(const std::vector<std::string>& only);
 
 /// Runs `selected` one after another. A check marked probe_limits is a SKIP
-/// unless options().probe_limits. `on_row` hears each row when it is done.
+/// unless options().probe_limits. `on_start` hears of each check as it
+/// begins, `on_row` of each row when it is done (either may be empty).
 Report run_checks(Context& context, const std::vector<Selected>& selected,
-                  const std::function<void(const Row&)>& on_row);
+                  const std::function<void(const Selected&)>& on_start, const std::function<void(const Row&)>& on_row);
 
 }  // namespace webpush::conformance
