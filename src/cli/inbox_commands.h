@@ -23,6 +23,7 @@ namespace webpush::cli {
 
 struct ListOptions {
   bool json = false;
+  bool names = false;  ///< hidden: one name per line, for shell completion
 };
 
 void add_list_options(CLI::App& sub, ListOptions& o);

@@ -163,6 +163,8 @@ bool write_stdout(std::string_view text) {
 void add_list_options(CLI::App& sub, ListOptions& o) {
   sub.add_flag("--json", o.json,
                "print a JSON array of objects, each with the PushSubscription JSON to give an application server");
+  // Hidden (group ""): what `webpushd completion` scripts run to complete a name.
+  sub.add_flag("--names", o.names, "one subscription name per line")->group("");
   sub.footer(
       "Reads the store read-only: works while the daemon runs. Without a database yet the list is empty (exit 0).");
 }
@@ -209,7 +211,12 @@ int run_list(const GlobalOptions& g, const ListOptions& o) {
   }
 
   std::string out;
-  if (o.json) {
+  if (o.names) {
+    for (const auto& sub : subs) {
+      // Only names a shell word can hold as they are; others are typed by hand.
+      if (!sub.name.empty() && sub.name.find_first_of(" \t\n\"'\\$`") == std::string::npos) out += sub.name + "\n";
+    }
+  } else if (o.json) {
     auto array = nlohmann::ordered_json::array();
     for (const auto& sub : subs) array.push_back(to_json(sub));
     out = array.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "completion.h"
 #include "inbox_commands.h"
 #include "serve.h"
 #include "webpushd_version.h"
@@ -49,6 +50,8 @@ struct Commands {
   CLI::App* loadtest_merge = nullptr;
   CheckServiceOptions check_service_options;
   CLI::App* check_service = nullptr;
+  std::string completion_shell;
+  CLI::App* completion = nullptr;
   std::string command_line;
 };
 
@@ -98,6 +101,7 @@ void add_tool_commands(CLI::App& app, Commands& c) {
   c.check_service = app.add_subcommand(
       "check-service", "check a push service against the protocol and the RFCs: one PASS/FAIL row per rule");
   add_check_service_options(*c.check_service, c.check_service_options);
+  c.completion = add_completion_command(app, c.completion_shell);
 }
 
 // The exit code when parsing ends the process (--help, --version, a usage error).
@@ -115,7 +119,7 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv) {
 }
 
 // The exit code of the subcommand given, none if none was.
-std::optional<int> run_command(const Commands& c) {
+std::optional<int> run_command(const CLI::App& app, const Commands& c) {
   const GlobalOptions& g = c.g;
   if (c.run->parsed()) return run_daemon(g, c.run_options, *c.run);
   if (c.subscribe->parsed()) return run_subscribe(g, c.subscribe_options);
@@ -130,6 +134,7 @@ std::optional<int> run_command(const Commands& c) {
   if (c.loadtest_merge->parsed()) return run_loadtest_merge(c.loadtest_options);
   if (c.loadtest->parsed()) return run_loadtest(g, c.loadtest_options, c.command_line);
   if (c.check_service->parsed()) return run_check_service(g, c.check_service_options);
+  if (c.completion->parsed()) return run_completion(app, c.completion_shell);
   return std::nullopt;
 }
 
@@ -160,7 +165,7 @@ int main(int argc, char** argv) {
 
   try {
     c.g.server_given = app.count("--server") > 0;
-    if (const auto code = run_command(c)) return *code;
+    if (const auto code = run_command(app, c)) return *code;
   } catch (const std::exception& e) {
     print_error(e.what());
     return kExitFailure;

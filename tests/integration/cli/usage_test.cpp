@@ -67,6 +67,7 @@ const std::map<std::string, std::vector<std::string>>& key_options() {
        {"url", "--embedded", "--only", "--list", "--json", "--report", "--probe-limits", "--timeout",
         "--handshake-wait", "--ping-wait", "--insecure", "--ca-file", "handshake", "registration", "delivery", "vapid",
         "keepalive", "limits"}},
+      {"completion", {"shell", "bash", "zsh", "fish"}},
   };
   return k;
 }
@@ -147,6 +148,7 @@ TEST_F(UsageTest, UnknownOptionOfEverySubcommandIsAUsageError) {
     if (name == "send") args.push_back(sub_file.string());
     if (name == "vapid-keygen") args.push_back((tmp.path() / "key.pem").string());
     if (name == "unsubscribe") args.emplace_back("laptop");
+    if (name == "completion") args.emplace_back("bash");
     args.emplace_back("--no-such-option");
     expect_usage_error(run_cli(args), "--no-such-option");
     EXPECT_FALSE(std::filesystem::exists(tmp.path() / "key.pem"));
