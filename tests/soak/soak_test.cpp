@@ -44,7 +44,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "../unit/store/test_util.h"
+#include "../unit/store/store_fixtures.h"
 #include "fake_clock.h"
 #include "fake_connection.h"
 #include "fake_scheduler.h"

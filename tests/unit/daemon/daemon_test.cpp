@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../store/test_util.h"
+#include "../store/store_fixtures.h"
 #include "fake_clock.h"
 #include "fake_connection.h"
 #include "webpush/daemon/control.h"

@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "../store/test_util.h"
+#include "../store/store_fixtures.h"
 #include "fake_clock.h"
 #include "fake_scheduler.h"
 

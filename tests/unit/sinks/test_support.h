@@ -91,7 +91,7 @@ inline bool run_until(event::EventLoop& loop, const std::function<bool()>& done,
   return loop.run_until(done, limit);
 }
 
-/// This test program, which runs as the sinks' command with `--child MODE …` (test_main.cpp).
+/// This test program, which runs as the sinks' command with `--child MODE …` (sinks_main.cpp).
 inline const std::string& self_exe() {
   static const std::string path = std::filesystem::read_symlink("/proc/self/exe").string();
   return path;

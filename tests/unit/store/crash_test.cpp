@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "test_util.h"
+#include "store_fixtures.h"
 #include "webpush/store/store.h"
 
 namespace webpush::store {

@@ -10,7 +10,7 @@
 #include <string>
 #include <utility>
 
-#include "test_util.h"
+#include "store_fixtures.h"
 
 namespace webpush::sqlite {
 namespace store_sqlite_test {

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "test_util.h"
+#include "store_fixtures.h"
 #include "webpush/store/store.h"
 
 namespace webpush::store {

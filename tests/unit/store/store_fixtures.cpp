@@ -1,4 +1,4 @@
-#include "test_util.h"
+#include "store_fixtures.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
