@@ -12,6 +12,9 @@
 
 namespace webpush::cli {
 
+/// --state-dir, --config, --server, -v, -q: every command takes them.
+void add_global_options(CLI::App& app, GlobalOptions& g);
+
 struct RunOptions {
   bool no_notify = false;
   std::string jsonl;
@@ -33,6 +36,11 @@ struct RunOptions {
 void add_run_options(CLI::App& sub, RunOptions& o);
 /// `sub` tells which flags were given (they override the config file).
 int run_daemon(const GlobalOptions& g, const RunOptions& o, const CLI::App& sub);
+/// Replaces this process (exec: same pid, same arguments) with the daemon
+/// program webpushd-run, which maps only what the daemon needs; returns only
+/// when none is installed or it cannot start (the daemon then runs in this
+/// process, with every command's libraries mapped).
+void exec_daemon_program(char** argv);
 
 struct SubscribeOptions {
   std::string name;

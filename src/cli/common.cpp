@@ -7,6 +7,7 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "webpush/core/url.h"
 
@@ -34,6 +35,16 @@ void setup_logging(const GlobalOptions& g) {
   if (g.verbose == 1) level = spdlog::level::debug;
   if (g.verbose >= 2) level = spdlog::level::trace;
   spdlog::set_level(level);
+}
+
+void add_global_options(CLI::App& app, GlobalOptions& g) {
+  app.add_option("--state-dir", g.state_dir, "where the database and control socket live")
+      ->envname("WEBPUSHD_STATE_DIR")
+      ->type_name("DIR");
+  app.add_option("--config", g.config, "TOML configuration file")->type_name("FILE");
+  app.add_option("--server", g.server, "push service WebSocket URL")->capture_default_str()->type_name("URL");
+  app.add_flag("-v,--verbose", g.verbose, "more log output (repeat for more)");
+  app.add_flag("-q,--quiet", g.quiet, "less log output");
 }
 
 void print_error(const std::string& message) { std::fprintf(stderr, "webpushd: %s\n", message.c_str()); }

@@ -53,17 +53,8 @@ struct Commands {
   std::string completion_shell;
   CLI::App* completion = nullptr;
   std::string command_line;
+  char** argv = nullptr;
 };
-
-void add_global_options(CLI::App& app, GlobalOptions& g) {
-  app.add_option("--state-dir", g.state_dir, "where the database and control socket live")
-      ->envname("WEBPUSHD_STATE_DIR")
-      ->type_name("DIR");
-  app.add_option("--config", g.config, "TOML configuration file")->type_name("FILE");
-  app.add_option("--server", g.server, "push service WebSocket URL")->capture_default_str()->type_name("URL");
-  app.add_flag("-v,--verbose", g.verbose, "more log output (repeat for more)");
-  app.add_flag("-q,--quiet", g.quiet, "less log output");
-}
 
 // run, subscribe, unsubscribe, status: the user agent and its subscriptions.
 void add_agent_commands(CLI::App& app, Commands& c) {
@@ -121,7 +112,11 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv) {
 // The exit code of the subcommand given, none if none was.
 std::optional<int> run_command(const CLI::App& app, const Commands& c) {
   const GlobalOptions& g = c.g;
-  if (c.run->parsed()) return run_daemon(g, c.run_options, *c.run);
+  if (c.run->parsed()) {
+    setup_logging(g);
+    exec_daemon_program(c.argv);
+    return run_daemon(g, c.run_options, *c.run);
+  }
   if (c.subscribe->parsed()) return run_subscribe(g, c.subscribe_options);
   if (c.unsubscribe->parsed()) return run_unsubscribe(g, c.unsubscribe_options);
   if (c.status->parsed()) return run_status(g, c.status_json);
@@ -161,6 +156,7 @@ int main(int argc, char** argv) {
   add_agent_commands(app, c);
   add_tool_commands(app, c);
   if (const auto code = parse(app, argc, argv)) return *code;
+  c.argv = argv;
   for (int i = 0; i < argc; ++i) c.command_line += (i == 0 ? "" : " ") + std::string(argv[i]);
 
   try {

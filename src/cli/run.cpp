@@ -1,11 +1,14 @@
 // `webpushd run`: the daemon in the foreground.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
 
 #include <fmt/format.h>
-#include <spdlog/sinks/systemd_sink.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
@@ -37,7 +40,8 @@ CLI::Validator in_range(NumberRange r) {
 void add_run_options(CLI::App& sub, RunOptions& o) {
   sub.add_flag("--no-notify", o.no_notify, "do not raise desktop notifications");
   sub.add_flag("--trace", o.trace,
-               "print each step a push takes (frame read, inbox put/commit, sink) with a microsecond timestamp");
+               "print every step of a push's path on stderr (DNS, TCP, TLS, upgrade, frames, decrypt, inbox, ack, "
+               "sink), one line each with a microsecond timestamp");
   sub.add_option("--jsonl", o.jsonl, "write every event as a JSON line to FILE, or - for stdout")->type_name("FILE|-");
   sub.add_option("--exec", o.exec, "run CMD for every message, payload on stdin, WEBPUSH_* metadata in the environment")
       ->type_name("CMD");
@@ -136,13 +140,37 @@ daemon::DaemonConfig daemon_config(const GlobalOptions& g, const Effective& e) {
   return c;
 }
 
-// Under systemd (stderr connected to the journal), log to journald instead.
+// journald reads a syslog priority, "<N>", at the start of each line of a
+// service's stderr (SyslogLevelPrefix=, on by default) and stamps the time itself.
+class JournalPriorityFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    // trace, debug, info, warn, error, critical: debug(7), debug, info(6), warning(4), err(3), crit(2)
+    static constexpr std::string_view kPriority[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", ""};
+    const auto level = static_cast<std::size_t>(msg.level);
+    const std::string_view p = level < std::size(kPriority) ? kPriority[level] : "";
+    dest.append(p.data(), p.data() + p.size());
+  }
+  [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JournalPriorityFlag>();
+  }
+};
+
+// $JOURNAL_STREAM is "DEVICE:INODE" of the journal's stream; a child whose stderr
+// was redirected elsewhere inherits the variable, so it is compared with stderr.
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  struct stat st {};
+  if (stream == nullptr || ::fstat(STDERR_FILENO, &st) != 0) return false;
+  return fmt::format("{}:{}", st.st_dev, st.st_ino) == stream;
+}
+
+// Under systemd (stderr connected to the journal): lines with a priority and without a timestamp.
 void use_journal_if_systemd() {
-  if (std::getenv("JOURNAL_STREAM") == nullptr) return;
-  auto journal = std::make_shared<spdlog::sinks::systemd_sink_mt>("webpushd");
-  auto logger = std::make_shared<spdlog::logger>("webpushd", journal);
-  logger->set_level(spdlog::get_level());
-  spdlog::set_default_logger(logger);
+  if (!stderr_is_journal()) return;
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<JournalPriorityFlag>('*').set_pattern("%*[%n] %v");
+  spdlog::default_logger()->set_formatter(std::move(formatter));
 }
 
 }  // namespace

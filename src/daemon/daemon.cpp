@@ -1,6 +1,6 @@
 #include "webpush/daemon/daemon.h"
 
-#include <systemd/sd-daemon.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <csignal>
@@ -14,6 +14,7 @@
 #include "webpush/core/log.h"
 #include "webpush/daemon/control.h"
 #include "webpush/daemon/netlink.h"
+#include "webpush/daemon/service_manager.h"
 #include "webpush/event/loop.h"
 #include "webpush/event/scheduler.h"
 #include "webpush/event/signal_watch.h"
@@ -88,6 +89,7 @@ struct Daemon::Parts {
   std::optional<store::Store> store;
   std::unique_ptr<event::EventLoop> loop;
   std::unique_ptr<event::LoopScheduler> scheduler;
+  bool memory_released = false;  ///< start-up memory given back (once)
   std::unique_ptr<transport::ClientVhost> client;
   std::unique_ptr<transport::WsConnectionFactory> ws_factory;
   std::vector<std::unique_ptr<sinks::Sink>> sinks;
@@ -140,6 +142,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config, ReloadFn rel
   Daemon* self = d.get();
   parts.agent->set_state_observer([self](const AgentStatus& s) {
     self->notify(fmt::format("STATUS={}{}{}", protocol::to_string(s.state), s.detail.empty() ? "" : ": ", s.detail));
+    if (s.state == protocol::SessionState::ready) self->release_startup_memory();
   });
   auto signals =
       event::SignalWatch::create(*parts.loop, {SIGINT, SIGTERM, SIGHUP}, [self](int signo) { self->on_signal(signo); });
@@ -181,13 +184,27 @@ Result<void> Daemon::run() {
   return parts_->loop->run();
 }
 
+void Daemon::release_startup_memory() {
+  Parts& p = *parts_;
+  if (p.memory_released) return;
+  p.memory_released = true;
+  // After the callback that reported the connection, when its buffers are freed too.
+  p.scheduler->defer([&p] {
+    if (p.seams.release_memory) {
+      p.seams.release_memory();
+    } else {
+      ::malloc_trim(0);
+    }
+  });
+}
+
 void Daemon::notify(const std::string& line) {
   if (parts_->seams.sd_notify) {
     parts_->seams.sd_notify(line);
     return;
   }
-  // sd_notify returns 0 when no manager listens (not under systemd): nothing to do.
-  if (const int rc = sd_notify(0, line.c_str()); rc < 0) log().debug("sd_notify failed: {}", rc);
+  // Not under a service manager: nothing is sent. A failure costs systemd's view of the state, nothing else.
+  if (auto sent = notify_service_manager(line); !sent) log().debug("{}", sent.error().message());
 }
 
 void Daemon::prune() {

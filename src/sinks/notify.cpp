@@ -15,13 +15,12 @@
 #include <libnotify/notify.h>
 
 #include "internal.h"
+#include "notify_module.h"
 #include "webpush/sinks/notify.h"
 
 #include "webpush/event/fd_watch.h"
 
 namespace webpush::sinks {
-
-bool notify_sink_built() noexcept { return true; }
 
 namespace {
 
@@ -464,8 +463,18 @@ class NotifySink final : public Sink {
 
 }  // namespace
 
-Result<std::unique_ptr<Sink>> make_notify_sink(event::EventLoop& loop, NotifyOptions options) {
-  return NotifySink::create(loop, std::move(options));
-}
-
 }  // namespace webpush::sinks
+
+// The module's entry (notify_module.h).
+extern "C" __attribute__((visibility("default"))) void webpushd_notify_sink_create(
+    const char* abi, webpush::event::EventLoop& loop, webpush::sinks::NotifyOptions options,
+    webpush::Result<std::unique_ptr<webpush::sinks::Sink>>* out) {
+  using namespace webpush::sinks;
+  if (std::strcmp(abi, detail::kNotifyModuleAbi) != 0) {
+    *out = webpush::fail(Errc::unavailable, fmt::format("notify: the module is from webpushd {}, the daemon from {}: "
+                                                        "reinstall webpushd",
+                                                        detail::kNotifyModuleAbi, abi));
+    return;
+  }
+  *out = NotifySink::create(loop, std::move(options));
+}

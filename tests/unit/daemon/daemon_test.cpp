@@ -34,6 +34,7 @@ struct DaemonHarness {
   fakes::FixedJitter jitter{0.0};
   std::vector<std::string> notified;  // sd_notify lines, in order
   int reloads = 0;
+  std::vector<std::size_t> releases;  // how many lines were notified when memory was released
   Result<Reloaded> next_reload = Reloaded{};
   std::unique_ptr<Daemon> daemon;
 
@@ -53,6 +54,7 @@ struct DaemonHarness {
     s.jitter = &jitter;
     s.sd_notify = [this](const std::string& line) { notified.push_back(line); };
     s.watch_network = false;
+    s.release_memory = [this] { releases.push_back(notified.size()); };
     return s;
   }
 
@@ -120,6 +122,28 @@ TEST(Daemon, ConnectsSaysReadyAndStopsOnSigterm) {
   EXPECT_LT(at("STATUS=connected"), at("STOPPING=1"));
   EXPECT_EQ(h.notified.back(), "STATUS=idle: stopped");
   EXPECT_TRUE(h.connections.last().closed());  // a close frame on the way out
+}
+
+TEST(Daemon, GivesStartUpMemoryBackOnceTheFirstConnectionIsUp) {
+  DaemonHarness h;
+  h.create();
+  ASSERT_NE(h.daemon, nullptr);
+  std::size_t lines_when_connected = 0;
+  auto ran = h.run_with([&] {
+    h.connections.last().open();
+    EXPECT_TRUE(h.releases.empty()) << "not before the hello is answered";
+    h.connections.last().receive(hello_reply());
+    lines_when_connected = h.notified.size();
+    EXPECT_TRUE(h.releases.empty()) << "deferred: not inside the callback that reported the connection";
+    // Losing the connection and the state changes after it release nothing more.
+    h.daemon->loop().defer([&] {
+      h.connections.last().drop(protocol::DisconnectReason::io_error);
+      h.daemon->loop().defer([&] { h.daemon->stop(); });
+    });
+  });
+  ASSERT_TRUE(ran) << ran.error();
+  ASSERT_EQ(h.releases.size(), 1u);
+  EXPECT_GE(h.releases.front(), lines_when_connected);
 }
 
 TEST(Daemon, SigintStopsToo) {

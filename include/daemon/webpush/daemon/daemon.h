@@ -58,6 +58,9 @@ struct DaemonSeams {
   Jitter* jitter = nullptr;
   std::function<void(const std::string&)> sd_notify;  ///< "READY=1", "STATUS=…", "STOPPING=1"
   bool watch_network = true;                          ///< netlink (off in tests)
+  /// Gives the heap's free pages back to the system (malloc_trim): once, when
+  /// the first connection is up and start-up's temporary allocations are freed.
+  std::function<void()> release_memory;
 };
 
 class Daemon {
@@ -89,6 +92,7 @@ class Daemon {
   void retire(std::vector<std::unique_ptr<sinks::Sink>> old);
   void prune();
   void notify(const std::string& line);
+  void release_startup_memory();
 
   std::unique_ptr<Parts> parts_;
 };

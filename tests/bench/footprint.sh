@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The idle daemon's footprint (targets: VmRSS ≤ 8 MB; ≤ 6 MB for -Dnotify=disabled):
+# the embedded service and a daemon on loopback, 20 subscriptions, then SECONDS
+# connected and idle. Prints VmRSS, Pss, Private_Dirty, the shared libraries
+# mapped, the largest mappings from /proc/PID/smaps, the size of the stripped
+# programs, and the wake-ups while idle (scheduler run count, context switches,
+# and the system calls made, from strace -c when it is installed).
+#
+#   tests/bench/footprint.sh [--notify] [BUILD_DIR] [SECONDS]
+#
+# BUILD_DIR defaults to build-release (configured with --buildtype=release when
+# missing: the figures are those of what a package ships). --notify configures
+# the notify sink, on a private session bus with a mock notification server
+# (dbus-run-session and python3-dbusmock), so that libnotify and GLib are loaded
+# as on a desktop; without it the daemon runs with --no-notify.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+NOTIFY=0
+if [[ ${1:-} == --notify ]]; then
+  NOTIFY=1
+  shift
+fi
+BUILD=${1:-build-release}
+IDLE=${2:-60}
+
+if [[ $NOTIFY == 1 && -z ${FOOTPRINT_IN_BUS:-} ]]; then
+  # Re-run inside a private session bus with a notification server on it.
+  exec dbus-run-session --config-file=tests/unit/sinks/session-bus.conf -- \
+    env FOOTPRINT_IN_BUS=1 "$0" --notify "$BUILD" "$IDLE"
+fi
+
+if [[ ! -f $BUILD/build.ninja ]]; then
+  echo "footprint: configuring $BUILD (release)" >&2
+  meson setup "$BUILD" --buildtype=release -Dtests=disabled -Dbenchmarks=disabled >/dev/null
+fi
+echo "footprint: building $BUILD" >&2
+ninja -C "$BUILD" src/cli/webpushd src/cli/webpushd-run >/dev/null
+W="$BUILD/src/cli/webpushd"
+# shellcheck source=tests/bench/loopback.sh
+source tests/bench/loopback.sh
+
+run_flags=(--no-notify)
+if [[ $NOTIFY == 1 ]]; then
+  /usr/bin/python3 -m dbusmock --template notification_daemon >/dev/null 2>&1 &
+  mock=$!
+  trap 'kill $mock 2>/dev/null || true; cleanup' EXIT
+  for _ in $(seq 100); do
+    gdbus introspect --session --dest org.freedesktop.Notifications --object-path /org/freedesktop/Notifications \
+      >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  run_flags=()
+fi
+
+start_service
+"$W" -q --state-dir "$work/ua" --server "$url" run "${run_flags[@]}" 2>"$work/run.err" &
+daemon=$!
+wait_for_daemon
+for i in $(seq 1 20); do
+  "$W" --state-dir "$work/ua" subscribe --name "idle-$i" >/dev/null 2>"$work/subscribe.err" ||
+    { cat "$work/subscribe.err" >&2; exit 1; }
+done
+[[ $(readlink "/proc/$daemon/exe") == */webpushd-run ]] || echo "footprint: note: the daemon runs in webpushd itself" >&2
+
+runs() { awk '{print $3}' "/proc/$daemon/schedstat"; }
+switches() { awk '/ctxt_switches/ {s += $2} END {print s}' "/proc/$daemon/status"; }
+echo "footprint: idle for $IDLE s" >&2
+if command -v strace >/dev/null; then
+  strace -c -f -p "$daemon" -o "$work/strace" 2>/dev/null &
+  tracer=$!
+  sleep 0.5  # attached (the attach itself is a wake-up: not counted)
+fi
+runs_before=$(runs)
+switches_before=$(switches)
+sleep "$IDLE"
+runs_after=$(runs)
+switches_after=$(switches)
+if [[ -n ${tracer:-} ]]; then
+  kill -INT "$tracer" 2>/dev/null || true
+  wait "$tracer" 2>/dev/null || true
+fi
+"$W" --state-dir "$work/ua" status >/dev/null || { echo "footprint: the daemon is not connected" >&2; exit 1; }
+
+kb() { awk -v k="$1" '$1 == k":" {print $2}' "$2"; }
+mb() { awk -v v="$1" 'BEGIN {printf "%.1f MB", v / 1024}'; }
+status=/proc/$daemon/status
+rollup=/proc/$daemon/smaps_rollup
+private=$(($(kb Private_Clean "$rollup") + $(kb Private_Dirty "$rollup")))
+echo "idle daemon, $(meson introspect --buildoptions "$BUILD" | python3 -c \
+  'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))') build," \
+  "notify sink $([[ $NOTIFY == 1 ]] && echo on || echo off), 20 subscriptions, after $IDLE s connected:"
+printf '  %-26s %s\n' "VmRSS" "$(mb "$(kb VmRSS "$status")")  (file-backed $(mb "$(kb RssFile "$status")"), anonymous $(mb "$(kb RssAnon "$status")"))"
+printf '  %-26s %s\n' "Pss" "$(mb "$(kb Pss "$rollup")")"
+printf '  %-26s %s\n' "Private (USS)" "$(mb "$private")  (of which dirty $(mb "$(kb Private_Dirty "$rollup")"))"
+printf '  %-26s %s\n' "threads" "$(kb Threads "$status")"
+echo "  largest mappings (Rss):"
+awk '/^[0-9a-f]+-[0-9a-f]+ / {name = ($6 == "" ? "[anonymous]" : $6)} /^Rss:/ {rss[name] += $2}
+     END {for (n in rss) printf "%8d kB  %s\n", rss[n], n}' "/proc/$daemon/smaps" | sort -rn | head -12 |
+  sed 's/^/  /'
+libs=$(awk '$6 ~ /\.so/ {print $6}' "/proc/$daemon/maps" | sort -u)
+echo "  shared libraries mapped ($(wc -l <<<"$libs")): $(xargs -n1 basename <<<"$libs" | tr '\n' ' ')"
+for program in webpushd webpushd-run; do
+  strip -o "$work/$program.stripped" "$BUILD/src/cli/$program"
+  printf '  %-26s %s\n' "$program stripped" "$(stat -c %s "$work/$program.stripped" | awk '{printf "%.2f MB", $1 / 1048576}')"
+done
+[[ -f $BUILD/src/sinks/webpushd-notify.so ]] && strip -o "$work/notify.so" "$BUILD/src/sinks/webpushd-notify.so" &&
+  printf '  %-26s %s\n' "webpushd-notify.so stripped" "$(stat -c %s "$work/notify.so" | awk '{printf "%.2f MB", $1 / 1048576}')"
+echo "  wake-ups while idle: $((runs_after - runs_before)) runs on a CPU, $((switches_after - switches_before)) context switches"
+echo "    (keepalive: a ping after 300 s of silence by default, so none is due in $IDLE s)"
+if [[ -n ${tracer:-} ]]; then
+  echo "  system calls while idle (strace -c -f): $(awk '/^ *[0-9]/ && $NF != "total" {printf "%s %s, ", $4, $NF}' \
+    "$work/strace" | sed 's/, $//')"
+fi
