@@ -4,7 +4,9 @@
 # connected and idle. Prints VmRSS, Pss, Private_Dirty, the shared libraries
 # mapped, the largest mappings from /proc/PID/smaps, the size of the stripped
 # programs, and the wake-ups while idle (scheduler run count, context switches,
-# and the system calls made, from strace -c when it is installed).
+# and the system calls made, from strace -c when it is installed). For scale it
+# prints the same figures for footprint-floor (tests/bench/footprint_floor.cpp):
+# the libraries any such daemon needs, initialised, and nothing else.
 #
 #   tests/bench/footprint.sh [--notify] [BUILD_DIR] [SECONDS]
 #
@@ -32,10 +34,10 @@ fi
 
 if [[ ! -f $BUILD/build.ninja ]]; then
   echo "footprint: configuring $BUILD (release)" >&2
-  meson setup "$BUILD" --buildtype=release -Dtests=disabled -Dbenchmarks=disabled >/dev/null
+  meson setup "$BUILD" --buildtype=release -Dtests=disabled >/dev/null
 fi
 echo "footprint: building $BUILD" >&2
-ninja -C "$BUILD" src/cli/webpushd src/cli/webpushd-run >/dev/null
+ninja -C "$BUILD" src/cli/webpushd src/cli/webpushd-run tests/bench/footprint-floor >/dev/null
 W="$BUILD/src/cli/webpushd"
 # shellcheck source=tests/bench/loopback.sh
 source tests/bench/loopback.sh
@@ -84,16 +86,35 @@ fi
 
 kb() { awk -v k="$1" '$1 == k":" {print $2}' "$2"; }
 mb() { awk -v v="$1" 'BEGIN {printf "%.1f MB", v / 1024}'; }
-status=/proc/$daemon/status
-rollup=/proc/$daemon/smaps_rollup
-private=$(($(kb Private_Clean "$rollup") + $(kb Private_Dirty "$rollup")))
+# VmRSS, file-backed, anonymous, Pss, USS (private clean + dirty), private dirty: kB.
+figures() {
+  local status=/proc/$1/status rollup=/proc/$1/smaps_rollup
+  echo "$(kb VmRSS "$status") $(kb RssFile "$status") $(kb RssAnon "$status") $(kb Pss "$rollup")" \
+    "$(($(kb Private_Clean "$rollup") + $(kb Private_Dirty "$rollup")))" "$(kb Private_Dirty "$rollup")"
+}
+row() {
+  local name=$1 v
+  shift
+  printf '  %-18s' "$name"
+  for v in "$@"; do printf ' %9s' "$(mb "$v")"; done
+  echo
+}
+read -r d_rss d_file d_anon d_pss d_uss d_dirty <<<"$(figures "$daemon")"
+"$BUILD/tests/bench/footprint-floor" "$work" >"$work/floor.out" &
+floor=$!
+for _ in $(seq 100); do [[ -s $work/floor.out ]] && break; sleep 0.05; done
+read -r f_rss f_file f_anon f_pss f_uss f_dirty <<<"$(figures "$floor")"
+kill "$floor"
+
 echo "idle daemon, $(meson introspect --buildoptions "$BUILD" | python3 -c \
   'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))') build," \
-  "notify sink $([[ $NOTIFY == 1 ]] && echo on || echo off), 20 subscriptions, after $IDLE s connected:"
-printf '  %-26s %s\n' "VmRSS" "$(mb "$(kb VmRSS "$status")")  (file-backed $(mb "$(kb RssFile "$status")"), anonymous $(mb "$(kb RssAnon "$status")"))"
-printf '  %-26s %s\n' "Pss" "$(mb "$(kb Pss "$rollup")")"
-printf '  %-26s %s\n' "Private (USS)" "$(mb "$private")  (of which dirty $(mb "$(kb Private_Dirty "$rollup")"))"
-printf '  %-26s %s\n' "threads" "$(kb Threads "$status")"
+  "notify sink $([[ $NOTIFY == 1 ]] && echo on || echo off), 20 subscriptions, after $IDLE s connected, $(kb Threads \
+  "/proc/$daemon/status") thread(s):"
+printf '  %-18s %9s %9s %9s %9s %9s %9s\n' "" VmRSS file anon Pss USS dirty
+row daemon "$d_rss" "$d_file" "$d_anon" "$d_pss" "$d_uss" "$d_dirty"
+row "floor (libraries)" "$f_rss" "$f_file" "$f_anon" "$f_pss" "$f_uss" "$f_dirty"
+row "daemon - floor" $((d_rss - f_rss)) $((d_file - f_file)) $((d_anon - f_anon)) $((d_pss - f_pss)) \
+  $((d_uss - f_uss)) $((d_dirty - f_dirty))
 echo "  largest mappings (Rss):"
 awk '/^[0-9a-f]+-[0-9a-f]+ / {name = ($6 == "" ? "[anonymous]" : $6)} /^Rss:/ {rss[name] += $2}
      END {for (n in rss) printf "%8d kB  %s\n", rss[n], n}' "/proc/$daemon/smaps" | sort -rn | head -12 |
@@ -109,6 +130,6 @@ done
 echo "  wake-ups while idle: $((runs_after - runs_before)) runs on a CPU, $((switches_after - switches_before)) context switches"
 echo "    (keepalive: a ping after 300 s of silence by default, so none is due in $IDLE s)"
 if [[ -n ${tracer:-} ]]; then
-  echo "  system calls while idle (strace -c -f): $(awk '/^ *[0-9]/ && $NF != "total" {printf "%s %s, ", $4, $NF}' \
-    "$work/strace" | sed 's/, $//')"
+  calls=$(awk '/^ *[0-9]/ && $NF != "total" {printf "%s %s, ", $4, $NF}' "$work/strace" | sed 's/, $//')
+  echo "  system calls while idle (strace -c -f): ${calls:-none}"
 fi
