@@ -11,6 +11,7 @@
 #include "webpush/crypto/keys.h"
 #include "webpush/daemon/agent.h"
 #include "webpush/daemon/one_shot.h"
+#include "webpush/event/trace.h"
 #include "webpush/store/store.h"
 #include "webpush/transport/ws_client.h"
 
@@ -27,6 +28,9 @@ void add_subscribe_options(CLI::App& sub, SubscribeOptions& o) {
   sub.add_option("--timeout", o.timeout, "seconds to wait for the push service")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 600.0));
+  sub.add_flag_callback(
+      "--trace", [] { event::Trace::enable(stderr); },
+      "print every step of the connection this command makes (DNS, TCP, TLS, upgrade, frames) on stderr");
 }
 
 namespace {
@@ -47,6 +51,9 @@ std::optional<Bytes> decode_vapid_key(const std::string& text) {
 int subscribe_via_daemon(ControlClient& control, const SubscribeOptions& o, const std::string& name,
                          const std::optional<Bytes>& key) {
   std::fprintf(stderr, "webpushd: asking the running daemon to subscribe ...\n");
+  if (event::Trace::enabled()) {
+    std::fprintf(stderr, "webpushd: --trace: the daemon's connection is not this command's; `run --trace` shows it\n");
+  }
   nlohmann::json req = {{"cmd", "subscribe"}, {"name", name}};
   if (key) req["vapid_key"] = base64url_encode(*key);
   auto reply = control.request(req, std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000)));

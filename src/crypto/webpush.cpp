@@ -111,4 +111,55 @@ Result<Bytes> decrypt_push(const PushPayload& payload, const ReceiverKeys& keys,
       fmt::format("unsupported Content-Encoding '{}' (expected aes128gcm or aesgcm)", payload.encoding.substr(0, 64)));
 }
 
+namespace {
+
+// Every record holds its tag and `overhead` bytes of framing (the aes128gcm
+// delimiter, the aesgcm padding length) besides data and padding.
+Result<RecordLayout> layout_of(std::size_t body, std::uint64_t sealed_rs, std::size_t overhead, std::size_t plaintext,
+                               std::string_view encoding) {
+  RecordLayout l;
+  l.plaintext = plaintext;
+  l.records = static_cast<std::size_t>((body + sealed_rs - 1) / sealed_rs);
+  const std::size_t framing = l.records * (detail::kTagSize + overhead);
+  if (body == 0 || framing > body || body - framing < plaintext) {
+    return fail(Errc::plaintext_too_large, fmt::format("{}: a body of {} bytes in {} record(s) cannot hold {} bytes "
+                                                       "of data",
+                                                       encoding, body, l.records, plaintext));
+  }
+  l.padding = body - framing - plaintext;
+  return l;
+}
+
+}  // namespace
+
+Result<RecordLayout> record_layout(const PushPayload& payload, std::size_t plaintext_size) {
+  if (payload.encoding == "aes128gcm") {
+    auto header = parse_aes128gcm_header(payload.body);
+    if (!header) return tl::unexpected(header.error());
+    auto l = layout_of(payload.body.size() - header->size, header->rs, 1, plaintext_size, payload.encoding);
+    if (!l) return l;
+    l->rs = header->rs;
+    l->header = header->size;
+    l->body = payload.body.size();
+    return l;
+  }
+  if (payload.encoding == "aesgcm") {
+    auto params = parse_aesgcm_params(payload.encryption, payload.crypto_key);
+    if (!params) return tl::unexpected(params.error());
+    // A body never ends on a record boundary: the records are those it starts, plus one.
+    const std::uint64_t sealed = params->rs + detail::kTagSize;
+    auto l = layout_of(payload.body.size(), sealed, 2, plaintext_size, payload.encoding);
+    if (!l) return l;
+    if (payload.body.size() % sealed == 0) {
+      return fail(Errc::truncated_record,
+                  fmt::format("aesgcm: body of {} bytes ends on a record boundary", payload.body.size()));
+    }
+    l->rs = params->rs;
+    l->body = payload.body.size();
+    return l;
+  }
+  return fail(Errc::unsupported_encoding,
+              fmt::format("unsupported Content-Encoding '{}'", payload.encoding.substr(0, 64)));
+}
+
 }  // namespace webpush::crypto

@@ -1,7 +1,7 @@
 #include "webpush/daemon/agent.h"
-#include "webpush/event/trace.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +12,8 @@
 #include "webpush/core/log.h"
 #include "webpush/core/utf8.h"
 #include "webpush/crypto/keys.h"
+#include "webpush/crypto/webpush.h"
+#include "webpush/event/trace.h"
 #include "webpush/protocol/messages.h"
 
 namespace webpush::daemon {
@@ -40,6 +42,41 @@ using detail::log;
 // At trace level (-vv) each frame is logged, up to this many bytes of it.
 constexpr std::size_t kTracedFrameBytes = 1024;
 
+// How the body `n` carried was cut into records, given that it decrypted to
+// `plaintext` bytes; nullopt when that cannot be told.
+std::optional<crypto::RecordLayout> layout_of(const protocol::Notification* n, std::size_t plaintext) {
+  if (n == nullptr || !n->data || !n->headers) return std::nullopt;
+  const auto body = base64url_decode(*n->data);
+  if (!body) return std::nullopt;
+  auto layout =
+      crypto::record_layout({n->headers->encoding, n->headers->encryption, n->headers->crypto_key, *body}, plaintext);
+  return layout ? std::optional(*layout) : std::nullopt;
+}
+
+// What decrypting a stored message gave, for `--trace`: the encoding, how the
+// body was cut into records (from its public header and the plaintext's size)
+// and the plaintext's size; never the plaintext or a key.
+void trace_decrypt(const Message& m, const protocol::Notification* n) {
+  const std::string_view event = m.error ? "decrypt.failed" : m.payload ? "decrypt.ok" : "decrypt.skipped";
+  event::trace(event, [&](event::TraceFields& f) {
+    f.add("id", m.version).add("channel", m.channel_id);
+    if (!m.subscription.empty()) f.add("subscription", m.subscription);
+    if (!m.payload && !m.error) {
+      f.add("reason", "no-data");
+      return;
+    }
+    if (!m.encoding.empty()) f.add("encoding", m.encoding);
+    if (m.error) {
+      f.add("error", *m.error);
+      return;
+    }
+    if (const auto layout = layout_of(n, m.payload->size())) {
+      f.add("body", layout->body).add("rs", layout->rs).add("records", layout->records).add("padding", layout->padding);
+    }
+    f.add("plaintext", m.payload->size());
+  });
+}
+
 }  // namespace
 
 std::string subscription_json(const store::Subscription& sub) {
@@ -58,6 +95,9 @@ class Agent::StoreInbox final : public protocol::InboxPort {
 
   void forget(const std::string& channel_id) { cache_.erase(channel_id); }
   void clear() { cache_.clear(); }
+  /// While tracing: the notifications being processed (borrowed), whose decrypt
+  /// step put() traces; nullptr otherwise.
+  void trace_batch(const std::vector<protocol::Notification>* batch) { traced_batch_ = batch; }
 
   Result<std::shared_ptr<const protocol::ChannelKeys>> find_channel(const std::string& channel_id) override {
     if (const auto it = cache_.find(channel_id); it != cache_.end()) return it->second;
@@ -84,7 +124,10 @@ class Agent::StoreInbox final : public protocol::InboxPort {
       entries.push_back(store::InboxEntry{m, m.error ? store::InboxState::failed : store::InboxState::stored, {}});
     }
     const bool tracing = event::Trace::enabled();
-    if (tracing) event::Trace::emit("inbox.put", fmt::format("n={}", messages.size()));
+    if (tracing) {
+      for (const auto& m : messages) trace_decrypt(m, notification_of(m));
+      event::Trace::emit("inbox.put", fmt::format("n={}", messages.size()));
+    }
     auto put = store_->inbox_put_batch(entries);
     if (!put) return tl::unexpected(put.error());
     if (tracing) {
@@ -97,8 +140,17 @@ class Agent::StoreInbox final : public protocol::InboxPort {
   }
 
  private:
+  [[nodiscard]] const protocol::Notification* notification_of(const Message& m) const {
+    if (traced_batch_ == nullptr) return nullptr;
+    const auto it = std::find_if(traced_batch_->begin(), traced_batch_->end(), [&](const protocol::Notification& n) {
+      return n.channel_id == m.channel_id && n.version == m.version;
+    });
+    return it != traced_batch_->end() ? &*it : nullptr;
+  }
+
   store::Store* store_;
   std::map<std::string, std::shared_ptr<const protocol::ChannelKeys>> cache_;
+  const std::vector<protocol::Notification>* traced_batch_ = nullptr;
 };
 
 // ---- Agent ---------------------------------------------------------------------------
@@ -221,12 +273,18 @@ void Agent::on_open() { apply(session_.on_connected(clock_->now())); }
 
 void Agent::on_text(std::string_view frame) {
   log().trace("frame in: {}", printable_prefix(frame, kTracedFrameBytes));
-  if (event::Trace::enabled()) {
-    if (const auto id = event::notification_version(frame); !id.empty()) {
-      event::Trace::emit("ws.in", fmt::format("id={} bytes={}", id, frame.size()));
-    }
-  }
+  if (trace_ping_sent_) trace_pong(frame);
   apply(session_.on_frame(frame, clock_->now()));
+}
+
+void Agent::trace_pong(std::string_view frame) {
+  // Any frame answers a ping as far as the session is concerned; only `{}` is the pong.
+  const auto sent = *trace_ping_sent_;
+  trace_ping_sent_.reset();
+  auto parsed = protocol::parse_server_message(frame);
+  if (!parsed || !std::holds_alternative<protocol::Pong>(*parsed)) return;
+  event::trace("pong.received",
+               [&](event::TraceFields& f) { f.add_ms("rtt_ms", std::chrono::steady_clock::now() - sent); });
 }
 
 void Agent::on_oversized_frame(std::size_t bytes) { apply(session_.on_oversized_frame(bytes, clock_->now())); }
@@ -252,6 +310,11 @@ bool Agent::apply_one(protocol::Action& a) {
   if (auto* send = std::get_if<Send>(&a)) {
     if (conn_) {
       log().trace("frame out: {}", printable_prefix(send->frame, kTracedFrameBytes));
+      if (event::Trace::enabled() && send->frame == protocol::serialize(protocol::ClientMessage{protocol::Ping{}})) {
+        // Trace timing only (nothing depends on it): the round trip of the keepalive.
+        trace_ping_sent_ = std::chrono::steady_clock::now();
+        event::Trace::emit("ping.sent", "");
+      }
       conn_->send(std::move(send->frame));
     }
   } else if (std::get_if<Connect>(&a)) {
@@ -337,12 +400,21 @@ void Agent::on_state_changed(const protocol::action::StateChanged& changed) {
   using protocol::SessionState;
   if (changed.state == SessionState::backing_off || changed.state == SessionState::paused) {
     on_disconnected(changed.detail);
+    if (event::Trace::enabled()) trace_reconnect(changed);
   } else if (changed.state == SessionState::ready) {
     log().info("connected to {} ({})", options_.server, changed.detail);
   } else if (changed.state != previous) {
     log().debug("state: {}", protocol::to_string(changed.state));
   }
   notify_state();
+}
+
+void Agent::trace_reconnect(const protocol::action::StateChanged& changed) const {
+  const auto delay = session_.next_wakeup(clock_->now());
+  event::trace("reconnect.scheduled", [&](event::TraceFields& f) {
+    if (delay) f.add("delay_ms", delay->count());
+    f.add("state", protocol::to_string(changed.state)).add("reason", changed.detail);
+  });
 }
 
 void Agent::on_disconnected(const std::string& detail) {
@@ -389,7 +461,10 @@ void Agent::flush_batch() {
   std::vector<protocol::Notification> batch;
   batch.swap(batch_);
   const std::int64_t now_ms = clock_->now().wall_ms;
+  const bool tracing = event::Trace::enabled();
+  if (tracing) inbox_->trace_batch(&batch);
   auto results = receiver_.process(batch, now_ms);
+  inbox_->trace_batch(nullptr);
 
   bool store_failed = false;
   protocol::Actions acks;
@@ -403,6 +478,11 @@ void Agent::flush_batch() {
     if (*r.ack == protocol::AckCode::decrypt_error) ++counters_.decrypt_errors;
     // Acked only now: the inbox transaction has committed.
     auto a = session_.ack(r.channel_id, r.version, *r.ack, clock_->now());
+    if (tracing && !a.empty()) {
+      event::trace("ack.sent", [&](event::TraceFields& f) {
+        f.add("id", r.version).add("channel", r.channel_id).add("code", static_cast<int>(*r.ack));
+      });
+    }
     acks.insert(acks.end(), a.begin(), a.end());
   }
   apply(std::move(acks));

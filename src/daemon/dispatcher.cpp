@@ -1,12 +1,13 @@
 #include "webpush/daemon/dispatcher.h"
-#include "webpush/event/trace.h"
 
 #include <algorithm>
 #include <limits>
+#include <variant>
 
 #include <spdlog/spdlog.h>
 
 #include "internal.h"
+#include "webpush/event/trace.h"
 
 namespace webpush::daemon {
 
@@ -15,6 +16,22 @@ namespace {
 using detail::log;
 
 std::string_view name_of(const Message& m) { return m.subscription.empty() ? m.channel_id : m.subscription; }
+
+// A sink's answer to one message (`--trace`): sink.delivered, or sink.failed with why.
+void trace_sink(const Message& m, std::string_view sink, const Result<void>& outcome, bool catching_up) {
+  event::trace(outcome ? "sink.delivered" : "sink.failed", [&](event::TraceFields& f) {
+    f.add("id", m.version).add("sink", sink);
+    if (catching_up) f.add("from", "inbox");
+    if (!outcome) f.add("error", outcome.error().message());
+  });
+}
+
+// The event's "type" as the JSON-lines sink writes it.
+std::string_view event_type(const sinks::Event& event) {
+  if (std::holds_alternative<sinks::MessageEvent>(event)) return "message";
+  if (std::holds_alternative<sinks::DecryptErrorEvent>(event)) return "decrypt_error";
+  return "subscription_changed";
+}
 
 }  // namespace
 
@@ -135,7 +152,14 @@ Result<void> Dispatcher::redispatch(std::vector<store::InboxEntry>& rows) {
 
 void Dispatcher::broadcast(const sinks::Event& event) {
   for (auto& lane : lanes_) {
-    if (auto ok = lane.sink->deliver(event); !ok) log().error("{} sink: {}", lane.sink->name(), ok.error().message());
+    auto ok = lane.sink->deliver(event);
+    if (event::Trace::enabled()) {
+      event::trace(ok ? "sink.delivered" : "sink.failed", [&](event::TraceFields& f) {
+        f.add("event", event_type(event)).add("sink", lane.sink->name());
+        if (!ok) f.add("error", ok.error().message());
+      });
+    }
+    if (!ok) log().error("{} sink: {}", lane.sink->name(), ok.error().message());
   }
   if (observer_) observer_(event);
 }
@@ -151,11 +175,9 @@ std::vector<SinkBacklog> Dispatcher::behind() const {
 bool Dispatcher::offer_new(const Message& m, const sinks::Event& event) {
   for (auto& lane : lanes_) {
     if (lane.owed_from) continue;  // it gets this one from the inbox, after the ones before
-    if (auto ok = lane.sink->deliver(event); ok) {
-      if (event::Trace::enabled()) {
-        event::Trace::emit("sink.delivered", fmt::format("id={} sink={}", m.version, lane.sink->name()));
-      }
-    } else {
+    auto ok = lane.sink->deliver(event);
+    if (event::Trace::enabled()) trace_sink(m, lane.sink->name(), ok, false);
+    if (!ok) {
       if (m.error) {
         log().error("{} sink: {}", lane.sink->name(), ok.error().message());  // nothing to catch up on
       } else {
@@ -203,7 +225,9 @@ bool Dispatcher::catch_up_lane(Lane& lane, std::vector<std::int64_t>& read, bool
   for (auto& m : *rows) {
     read.push_back(m.id);
     if (m.subscription_id) m.subscription = subscription_name(*m.subscription_id);
-    if (auto ok = lane.sink->deliver(sinks::event_of(m)); !ok) {
+    auto ok = lane.sink->deliver(sinks::event_of(m));
+    if (event::Trace::enabled()) trace_sink(m, lane.sink->name(), ok, true);
+    if (!ok) {
       lane.owed_from = m.id;
       lane.error = ok.error().message();
       log().debug("{} sink still refuses message {} on {}: {}", lane.sink->name(), m.version, name_of(m), lane.error);

@@ -6,9 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -31,12 +33,21 @@ struct Resolution::Shared {
   std::string host;
   event::UniqueFd fd;
   std::mutex mutex;
-  Result<std::string> answer = fail(Errc::dns, "not resolved yet");
+  Result<std::vector<std::string>> answer = fail(Errc::dns, "not resolved yet");
 };
 
 namespace {
 
-Result<std::string> resolve(const std::string& host) {
+std::optional<std::string> numeric_text(const addrinfo& ai) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* addr = ai.ai_family == AF_INET6
+                         ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(ai.ai_addr)->sin6_addr)
+                         : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(ai.ai_addr)->sin_addr);
+  if (inet_ntop(ai.ai_family, addr, text, sizeof text) == nullptr) return std::nullopt;
+  return std::string(text);
+}
+
+Result<std::vector<std::string>> resolve(const std::string& host) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_ADDRCONFIG;
@@ -45,14 +56,17 @@ Result<std::string> resolve(const std::string& host) {
   if (rc != 0 || res == nullptr) {
     return fail(Errc::dns, fmt::format("cannot resolve {}: {}", host, rc != 0 ? gai_strerror(rc) : "no address"));
   }
-  char text[INET6_ADDRSTRLEN] = {};
-  const void* addr = res->ai_family == AF_INET6
-                         ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr)
-                         : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr);
-  const bool ok = inet_ntop(res->ai_family, addr, text, sizeof text) != nullptr;
+  std::vector<std::string> addresses;
+  for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    auto text = numeric_text(*ai);
+    if (text && std::find(addresses.begin(), addresses.end(), *text) == addresses.end()) {
+      addresses.push_back(std::move(*text));
+    }
+  }
   freeaddrinfo(res);
-  if (!ok) return fail(Errc::dns, fmt::format("cannot resolve {}: unusable address", host));
-  return std::string(text);
+  if (addresses.empty()) return fail(Errc::dns, fmt::format("cannot resolve {}: unusable address", host));
+  return addresses;
 }
 
 }  // namespace
@@ -92,7 +106,7 @@ Resolution::~Resolution() = default;
 void Resolution::on_done() {
   std::uint64_t n = 0;
   if (::read(watch_->fd(), &n, sizeof n) != sizeof n) return;
-  Result<std::string> answer = fail(Errc::dns, "");
+  Result<std::vector<std::string>> answer = fail(Errc::dns, "");
   {
     const std::lock_guard lock(shared_->mutex);
     answer = std::move(shared_->answer);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "webpush/core/error.h"
 #include "webpush/event/fd_watch.h"
@@ -22,8 +23,9 @@ namespace webpush::transport::detail {
 
 class Resolution {
  public:
-  /// The numeric address (first of getaddrinfo's answers), or Errc::dns.
-  using Callback = std::function<void(Result<std::string> address)>;
+  /// The numeric addresses getaddrinfo answered (at least one, in its order,
+  /// each once; a connection uses the first), or Errc::dns.
+  using Callback = std::function<void(Result<std::vector<std::string>> addresses)>;
 
   /// Starts resolving `host`. Errors: Errc::setup (no eventfd, no thread).
   static Result<std::unique_ptr<Resolution>> start(event::EventLoop& loop, std::string host, Callback done);

@@ -1,14 +1,20 @@
 #include "webpush/transport/ws_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <vector>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <fmt/format.h>
 
@@ -16,6 +22,7 @@
 #include "resolver.h"
 #include "webpush/core/log.h"
 #include "webpush/core/url.h"
+#include "webpush/event/trace.h"
 #include "webpushd_version.h"
 
 namespace webpush::transport {
@@ -75,6 +82,30 @@ Result<void> check_server_url(std::string_view text, bool insecure) {
 
 namespace {
 
+// ---- tracing ----------------------------------------------------------------------
+
+// The traced connections of this thread, for the TLS info callback, which
+// knows only the SSL object (and through it the socket). Filled only while
+// tracing. A connection lives on its loop's thread, and the TLS callbacks of
+// its handshake run there too.
+thread_local std::vector<WsConnection*> t_traced;
+std::atomic<std::uint64_t> g_next_trace_id{1};
+
+WsConnection* traced_connection(int fd) {
+  for (WsConnection* c : t_traced) {
+    if (c->socket_fd() == fd) return c;
+  }
+  return nullptr;
+}
+
+// TLS progress of every client connection: the handshake's start (TCP is
+// connected), its end, and alerts. Costs one branch while tracing is off.
+void tls_info_callback(const SSL* ssl, int where, int value) {
+  if (!event::Trace::enabled()) return;
+  if ((where & (SSL_CB_HANDSHAKE_START | SSL_CB_HANDSHAKE_DONE | SSL_CB_ALERT)) == 0) return;
+  if (WsConnection* c = traced_connection(SSL_get_fd(ssl))) c->on_tls_progress(ssl, where, value);
+}
+
 // Adds the user's CA file to the client trust store, next to the system's
 // default paths (lws alone would use the file instead of the system store).
 int client_protocol_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) noexcept {
@@ -82,6 +113,7 @@ int client_protocol_callback(lws* wsi, lws_callback_reasons reason, void* user, 
     auto* client = static_cast<ClientVhost*>(lws_vhost_user(lws_get_vhost(wsi)));
     auto* ctx = static_cast<SSL_CTX*>(user);
     if (client != nullptr && ctx != nullptr) {
+      SSL_CTX_set_info_callback(ctx, &tls_info_callback);
       SSL_CTX_set_default_verify_paths(ctx);
       const std::string& ca = client->options().ca_file;
       if (!ca.empty() && SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1) {
@@ -170,32 +202,36 @@ Result<std::unique_ptr<WsConnection>> WsConnection::open(ClientVhost& client, Co
   WsConnection* self = c.get();
   c->handshake_timer_ = std::make_unique<event::Timer>(client.loop(), [self] { self->on_handshake_timeout(); });
   c->handshake_timer_->arm(options.handshake_timeout);
+  const bool resolves = client.options().proxy.empty() && !detail::is_numeric_host(c->host_);
+  if (event::Trace::enabled()) c->trace_open(resolves);
   // Through a proxy, the proxy resolves the name; otherwise resolve it off the
   // loop thread first (libwebsockets would block the loop in getaddrinfo).
-  if (!client.options().proxy.empty() || detail::is_numeric_host(c->host_)) {
+  if (!resolves) {
     if (auto ok = c->start(c->host_); !ok) return tl::unexpected(ok.error());
     return c;
   }
   auto resolution = detail::Resolution::start(
-      client.loop(), c->host_, [self](Result<std::string> address) { self->on_resolved(std::move(address)); });
+      client.loop(), c->host_, [self](Result<std::vector<std::string>> found) { self->on_resolved(std::move(found)); });
   if (!resolution) return fail(Errc::connect, resolution.error().message());
   c->resolution_ = std::move(*resolution);
   return c;
 }
 
-void WsConnection::on_resolved(Result<std::string> address) {
+void WsConnection::on_resolved(Result<std::vector<std::string>> addresses) {
   // This runs inside the resolution's own callback: destroy it later.
   client_->loop().destroy_later(std::move(resolution_));
   if (finished_) return;
-  if (!address) {
-    finish(DisconnectReason::dns_failure, 0, address.error().message());
+  if (trace_id_ != 0) trace_dns(addresses);
+  if (!addresses) {
+    finish(DisconnectReason::dns_failure, 0, addresses.error().message());
     return;
   }
-  if (auto ok = start(*address); !ok) finish(DisconnectReason::io_error, 0, ok.error().message());
+  if (auto ok = start(addresses->front()); !ok) finish(DisconnectReason::io_error, 0, ok.error().message());
 }
 
 Result<void> WsConnection::start(const std::string& address) {
   address_ = address;
+  if (trace_id_ != 0) trace_step_ = std::chrono::steady_clock::now();  // the TCP connect begins
   lws_client_connect_info info{};
   info.context = client_->loop().context();
   info.vhost = client_->vhost();
@@ -225,7 +261,12 @@ Result<std::unique_ptr<Connection>> WsConnectionFactory::connect(ConnectionListe
   return std::unique_ptr<Connection>(std::move(*c));
 }
 
-WsConnection::~WsConnection() { abandon_wsi(); }
+WsConnection::~WsConnection() {
+  abandon_wsi();
+  if (trace_id_ != 0) std::erase(t_traced, this);
+}
+
+int WsConnection::socket_fd() const noexcept { return wsi_ != nullptr ? lws_get_socket_fd(wsi_) : -1; }
 
 void WsConnection::abandon_wsi() noexcept {
   if (wsi_ == nullptr) return;
@@ -248,11 +289,13 @@ void WsConnection::close() {
   if (open_) {
     lws_callback_on_writable(wsi_);
   } else {
+    if (trace_id_ != 0) trace_closed("client close", 0, "before the WebSocket upgrade");
     abandon_wsi();
   }
 }
 
 void WsConnection::finish(DisconnectReason reason, int code, std::string detail) noexcept {
+  if (trace_id_ != 0) trace_closed(protocol::to_string(reason), code, detail);
   open_ = false;
   if (finished_) return;
   finished_ = true;
@@ -266,6 +309,9 @@ void WsConnection::finish(DisconnectReason reason, int code, std::string detail)
 int WsConnection::handle(lws* wsi, int reason, void* in, std::size_t len) noexcept {
   switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: return on_append_handshake_header(wsi, in, len);
+    case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+      if (trace_id_ != 0) trace_upgrade(wsi);
+      return 0;
     case LWS_CALLBACK_CLIENT_ESTABLISHED: return on_established(wsi);
     case LWS_CALLBACK_CLIENT_RECEIVE: return on_receive(wsi, in, len);
     case LWS_CALLBACK_CLIENT_WRITEABLE: return on_writeable(wsi);
@@ -284,6 +330,17 @@ int WsConnection::on_append_handshake_header(lws* wsi, void* in, std::size_t len
   if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT, reinterpret_cast<const unsigned char*>(kUa),
                                    static_cast<int>(sizeof kUa - 1), p, end) != 0) {
     return -1;
+  }
+  if (trace_id_ != 0) {
+    // The request goes out now: TCP (and TLS) are done. The TLS info callback
+    // traced them already unless it could not tell this connection's socket.
+    trace_tcp(wsi);
+    if (!secure_) {
+      event::trace("tls.none", [&](event::TraceFields& f) { f.add("conn", trace_id_).add("scheme", "ws"); });
+    } else if (!traced_tls_) {
+      trace_tls(lws_get_ssl(wsi), false);
+    }
+    trace_step_ = std::chrono::steady_clock::now();
   }
   return 0;
 }
@@ -314,6 +371,11 @@ int WsConnection::on_established(lws* wsi) noexcept {
 int WsConnection::on_receive(lws* wsi, void* in, std::size_t len) noexcept {
   if (closing_ || finished_) return 0;
   if (lws_frame_is_binary(wsi)) {
+    if (trace_id_ != 0) {
+      event::trace("ws.in", [&](event::TraceFields& f) {
+        f.add("conn", trace_id_).add("opcode", "binary").add("bytes", len + lws_remaining_packet_payload(wsi));
+      });
+    }
     finish(DisconnectReason::protocol_violation, 0, "the service sent a binary frame");
     return -1;
   }
@@ -344,6 +406,11 @@ int WsConnection::on_receive(lws* wsi, void* in, std::size_t len) noexcept {
 
 void WsConnection::report_oversized() noexcept {
   discarding_ = false;
+  if (trace_id_ != 0) {
+    event::trace("ws.in", [&](event::TraceFields& f) {
+      f.add("conn", trace_id_).add("opcode", "text").add("bytes", discarded_).add("dropped", "over-max-frame");
+    });
+  }
   try {
     listener_->on_oversized_frame(discarded_);
   } catch (const std::exception& e) {
@@ -354,6 +421,7 @@ void WsConnection::report_oversized() noexcept {
 void WsConnection::deliver_frame() noexcept {
   std::string frame;
   frame.swap(rx_);
+  if (trace_id_ != 0) trace_frame(true, frame);
   try {
     listener_->on_text(frame);
   } catch (const std::exception& e) {
@@ -365,6 +433,12 @@ int WsConnection::on_writeable(lws* wsi) noexcept {
   if (!tx_.empty()) return write_front(wsi);
   if (closing_) {
     lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, nullptr, 0);
+    if (trace_id_ != 0 && !traced_closed_) {  // lws may ask for the socket again while it closes
+      event::trace("ws.out", [&](event::TraceFields& f) {
+        f.add("conn", trace_id_).add("opcode", "close").add("code", int{LWS_CLOSE_STATUS_NORMAL});
+      });
+      trace_closed("client close", LWS_CLOSE_STATUS_NORMAL, "");
+    }
     return -1;
   }
   return 0;
@@ -379,6 +453,7 @@ int WsConnection::write_front(lws* wsi) noexcept {
     finish(DisconnectReason::io_error, 0, "write to the service failed");
     return -1;
   }
+  if (trace_id_ != 0) trace_frame(false, text);
   tx_.pop_front();
   if (!tx_.empty() || closing_) lws_callback_on_writable(wsi);
   return 0;
@@ -390,6 +465,15 @@ int WsConnection::on_peer_initiated_close(void* in, std::size_t len) noexcept {
     peer_close_code_ = (b[0] << 8) | b[1];
   } else {
     peer_close_code_ = LWS_CLOSE_STATUS_NO_STATUS;
+  }
+  if (trace_id_ != 0) {
+    event::trace("ws.in", [&](event::TraceFields& f) {
+      f.add("conn", trace_id_).add("opcode", "close").add("bytes", len);
+      if (len >= 2) f.add("code", peer_close_code_);
+      if (len > 2) {
+        f.add("reason", std::string_view(static_cast<const char*>(in) + 2, std::min<std::size_t>(len - 2, 123)));
+      }
+    });
   }
   return 0;
 }
@@ -412,6 +496,10 @@ int WsConnection::on_connection_error(lws* wsi, void* in) noexcept {
   } else if (err == ECONNREFUSED) {
     why = DisconnectReason::connect_refused;
   }
+  if (trace_id_ != 0 && wsi != nullptr) {
+    if (secure_ && traced_tcp_ && !traced_tls_) trace_tls(lws_get_ssl(wsi), true);
+    trace_closed(protocol::to_string(why), 0, text, lws_http_client_http_response(wsi));
+  }
   finish(why, 0, text);
   return 0;
 }
@@ -424,6 +512,159 @@ int WsConnection::on_client_closed() noexcept {
     finish(DisconnectReason::io_error, 0, "the connection was lost without a close frame");
   }
   return 0;
+}
+
+// ---- WsConnection: trace lines ---------------------------------------------------------
+
+namespace {
+
+std::chrono::nanoseconds since(std::chrono::steady_clock::time_point t) { return std::chrono::steady_clock::now() - t; }
+
+// "address:port" ("[address]:port" for IPv6) of one end of a socket.
+std::string socket_end(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  auto* sa = reinterpret_cast<sockaddr*>(&ss);
+  if ((peer ? getpeername(fd, sa, &len) : getsockname(fd, sa, &len)) != 0) return "?";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    return fmt::format("[{}]:{}", text, ntohs(in6->sin6_port));
+  }
+  if (ss.ss_family == AF_INET) {
+    const auto* in4 = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &in4->sin_addr, text, sizeof text);
+    return fmt::format("{}:{}", text, ntohs(in4->sin_port));
+  }
+  return "?";
+}
+
+// An X.509 name as RFC 2253 text ("CN=push.example.net,O=…").
+std::string name_text(const X509_NAME* name) {
+  if (name == nullptr) return "";
+  const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "";
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  return n > 0 ? std::string(data, static_cast<std::size_t>(n)) : std::string();
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+}  // namespace
+
+void WsConnection::trace_open(bool resolves) noexcept {
+  trace_id_ = g_next_trace_id.fetch_add(1, std::memory_order_relaxed);
+  trace_start_ = trace_step_ = std::chrono::steady_clock::now();
+  try {
+    t_traced.push_back(this);
+  } catch (...) {  // out of memory: its TLS steps are traced, later, when the request goes out
+  }
+  event::trace("connect.start", [&](event::TraceFields& f) { f.add("conn", trace_id_).add("url", url_); });
+  if (resolves) return;
+  const std::string& proxy = client_->options().proxy;
+  event::trace("dns.answer", [&](event::TraceFields& f) {
+    f.add("conn", trace_id_).add("host", host_);
+    if (proxy.empty()) {
+      f.add("addresses", host_).add("source", "literal");
+    } else {
+      f.add("source", "proxy").add("proxy", proxy);  // the proxy resolves the name
+    }
+  });
+}
+
+void WsConnection::trace_dns(const Result<std::vector<std::string>>& addresses) noexcept {
+  event::trace(addresses ? "dns.answer" : "dns.failed", [&](event::TraceFields& f) {
+    f.add("conn", trace_id_).add("host", host_);
+    if (addresses) {
+      f.add("addresses", joined(*addresses)).add("source", "resolver");
+    } else {
+      f.add("error", addresses.error().message());
+    }
+    f.add_ms("ms", since(trace_start_));
+  });
+}
+
+void WsConnection::trace_tcp(lws* wsi) noexcept {
+  if (traced_tcp_ || wsi == nullptr) return;
+  traced_tcp_ = true;
+  const int fd = lws_get_socket_fd(wsi);
+  event::trace("tcp.connected", [&](event::TraceFields& f) {
+    f.add("conn", trace_id_).add("local", socket_end(fd, false)).add("remote", socket_end(fd, true));
+    if (!client_->options().proxy.empty()) f.add("via", "proxy");
+    f.add_ms("ms", since(trace_step_));
+  });
+  trace_step_ = std::chrono::steady_clock::now();
+}
+
+void WsConnection::trace_tls(const ssl_st* ssl, bool failed) noexcept {
+  if (traced_tls_ || ssl == nullptr) return;
+  traced_tls_ = true;
+  event::trace(failed ? "tls.failed" : "tls.handshake", [&](event::TraceFields& f) {
+    f.add("conn", trace_id_).add("version", SSL_get_version(ssl));
+    if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl)) f.add("cipher", SSL_CIPHER_get_name(cipher));
+    if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) f.add("sni", sni);
+    if (const X509* cert = SSL_get0_peer_certificate(ssl)) {
+      f.add("subject", name_text(X509_get_subject_name(cert))).add("issuer", name_text(X509_get_issuer_name(cert)));
+    }
+    const long verify = SSL_get_verify_result(ssl);
+    f.add("verify", verify == X509_V_OK ? "ok" : X509_verify_cert_error_string(verify));
+    if (!tls_alert_.empty()) f.add("alert", tls_alert_);
+    f.add_ms("ms", since(trace_step_));
+  });
+  trace_step_ = std::chrono::steady_clock::now();
+}
+
+void WsConnection::on_tls_progress(const ssl_st* ssl, int where, int value) noexcept {
+  if (trace_id_ == 0) return;
+  if ((where & SSL_CB_HANDSHAKE_START) != 0) trace_tcp(wsi_);
+  if ((where & SSL_CB_HANDSHAKE_DONE) != 0) trace_tls(ssl, false);
+  if ((where & SSL_CB_ALERT) != 0) {
+    try {
+      tls_alert_ =
+          fmt::format("{} {}", (where & SSL_CB_READ) != 0 ? "received" : "sent", SSL_alert_desc_string_long(value));
+    } catch (...) {  // the alert goes unnamed
+    }
+  }
+}
+
+void WsConnection::trace_upgrade(lws* wsi) noexcept {
+  event::trace("http.upgrade", [&](event::TraceFields& f) {
+    f.add("conn", trace_id_).add("status", lws_http_client_http_response(wsi));
+    char protocol[64] = {};
+    const int n = lws_hdr_copy(wsi, protocol, sizeof protocol, WSI_TOKEN_PROTOCOL);
+    f.add("protocol", n > 0 ? std::string_view(protocol, static_cast<std::size_t>(n)) : std::string_view("none"));
+    char server[96] = {};
+    if (const int m = lws_hdr_copy(wsi, server, sizeof server, WSI_TOKEN_HTTP_SERVER); m > 0) {
+      f.add("server", std::string_view(server, static_cast<std::size_t>(m)));
+    }
+    f.add_ms("ms", since(trace_step_));
+  });
+}
+
+void WsConnection::trace_frame(bool in, std::string_view text) const noexcept {
+  event::trace(in ? "ws.in" : "ws.out", [&](event::TraceFields& f) {
+    f.add("conn", trace_id_).add("opcode", "text").add("bytes", text.size());
+    if (const auto id = event::notification_version(text); !id.empty()) f.add("id", id);
+    f.add("frame", event::shorten_frame(text));
+  });
+}
+
+void WsConnection::trace_closed(std::string_view reason, int code, std::string_view detail, int status) noexcept {
+  if (traced_closed_) return;
+  traced_closed_ = true;
+  event::trace("ws.closed", [&](event::TraceFields& f) {
+    f.add("conn", trace_id_).add("reason", reason);
+    if (code != 0) f.add("code", code);
+    if (status != 0) f.add("status", status);
+    if (!detail.empty()) f.add("detail", detail);
+    f.add_ms("after_ms", since(trace_start_));
+  });
 }
 
 namespace detail {

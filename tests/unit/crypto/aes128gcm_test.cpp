@@ -310,5 +310,101 @@ TEST(DecryptPush, DispatchesOnEncoding) {
   EXPECT_NE(other.error().message().find("aesgcm128"), std::string::npos);
 }
 
+// ---- record_layout: what the body shows besides the plaintext ----------------------
+
+struct LayoutRow {
+  const char* desc;
+  Bytes body;
+  std::size_t plaintext;
+  RecordLayout expected;
+};
+
+TEST(RecordLayout, Aes128gcmOkRows) {
+  const LayoutRow rows[] = {
+      {"RFC 8291: one record, no padding",
+       b64(kBody),
+       41,
+       {.rs = 4096, .records = 1, .padding = 0, .plaintext = 41, .header = 86}},
+      {"RFC 8188 3.1",
+       b64("I1BsxtFttlv3u_Oo94xnmwAAEAAA-NAVub2qFgBEuQKRapoZu-IxkIva3MEB1PD-ly8Thjg"),
+       15,
+       {.rs = 4096, .records = 1, .padding = 0, .plaintext = 15, .header = 21}},
+      {"RFC 8188 3.2: rs 25, one byte of padding",
+       b64("uNCkWiNYzKTnBN9ji3-qWAAAABkCYTHOG8chz_gnvgOqdGYovxyjuqRyJFjEDyoF1Fvkj6hQPdPHI51OEUKEpgz3SsLWIqS_uA"),
+       15,
+       {.rs = 25, .records = 2, .padding = 1, .plaintext = 15, .header = 23}},
+      {kFirefoxOk[0].desc,
+       b64(kFirefoxOk[0].body),
+       1,
+       {.rs = 18, .records = 1, .padding = 0, .plaintext = 1, .header = 86}},
+      {kFirefoxOk[1].desc,
+       b64(kFirefoxOk[1].body),
+       12,
+       {.rs = 49, .records = 3, .padding = 84, .plaintext = 12, .header = 86}},
+  };
+  for (const auto& row : rows) {
+    auto l = record_layout({.encoding = "aes128gcm", .body = row.body}, row.plaintext);
+    ASSERT_TRUE(l) << row.desc << ": " << l.error();
+    EXPECT_EQ(l->rs, row.expected.rs) << row.desc;
+    EXPECT_EQ(l->records, row.expected.records) << row.desc;
+    EXPECT_EQ(l->padding, row.expected.padding) << row.desc;
+    EXPECT_EQ(l->plaintext, row.expected.plaintext) << row.desc;
+    EXPECT_EQ(l->header, row.expected.header) << row.desc;
+    EXPECT_EQ(l->body, row.body.size()) << row.desc;
+  }
+}
+
+TEST(RecordLayout, Aes128gcmMatchesWhatTheEncoderWrote) {
+  const Bytes ikm = b64("BO3ZVPxUlnLORbVGMpbT1Q");
+  const Bytes salt = b64("uNCkWiNYzKTnBN9ji3-qWA");
+  struct Case {
+    std::size_t size;
+    RecordOptions options;
+  };
+  const Case cases[] = {{0, {.rs = 18}},
+                        {1, {.rs = 18}},
+                        {100, {.rs = 18, .padding = 7}},
+                        {4000, {.rs = 4096}},
+                        {300, {.rs = 40, .padding = 100}},
+                        {10, {.rs = 4096, .padding = 3000}}};
+  for (const auto& c : cases) {
+    const Bytes plain(c.size, 'p');
+    auto body = aes128gcm_encrypt(plain, ikm, salt, as_bytes("a1"), c.options);
+    ASSERT_TRUE(body) << c.size << ": " << body.error();
+    auto back = aes128gcm_decrypt(*body, ikm);
+    ASSERT_TRUE(back && back->size() == c.size) << c.size;
+    auto l = record_layout({.encoding = "aes128gcm", .body = *body}, c.size);
+    ASSERT_TRUE(l) << c.size << ": " << l.error();
+    EXPECT_EQ(l->padding, c.options.padding) << c.size << " rs " << c.options.rs;
+    EXPECT_EQ(l->rs, c.options.rs);
+    EXPECT_EQ(l->records, (body->size() - 23 + c.options.rs - 1) / c.options.rs);
+    EXPECT_EQ(l->records * (16 + 1) + c.size + c.options.padding, body->size() - 23) << c.size;
+  }
+}
+
+TEST(RecordLayout, ErrRowsFailWithTheirCode) {
+  const Bytes body = b64(kBody);
+  const Bytes header_only(body.begin(), body.begin() + 86);
+  struct Row {
+    const char* desc;
+    std::string_view encoding;
+    Bytes body;
+    std::size_t plaintext;
+    Errc code;
+  };
+  const Row rows[] = {
+      {"more data than the body holds", "aes128gcm", b64(kBody), 42, Errc::plaintext_too_large},
+      {"a header and no record", "aes128gcm", header_only, 0, Errc::plaintext_too_large},
+      {"a short header", "aes128gcm", Bytes(10, 0), 0, Errc::truncated_header},
+      {"no encoding", "", b64(kBody), 41, Errc::unsupported_encoding},
+      {"another encoding", "aesgcm128", b64(kBody), 41, Errc::unsupported_encoding},
+  };
+  for (const auto& row : rows) {
+    auto l = record_layout({.encoding = row.encoding, .body = row.body}, row.plaintext);
+    ASSERT_FALSE(l) << row.desc;
+    EXPECT_EQ(l.error(), row.code) << row.desc << ": " << l.error();
+  }
+}
+
 }  // namespace crypto_aes128gcm_test
 }  // namespace webpush::crypto

@@ -613,5 +613,64 @@ TEST(AesgcmEncrypt, ErrRowsFailWithTheirCode) {
   EXPECT_EQ(fits->body.size(), kWebPushMaxBody);
 }
 
+// ---- record_layout ------------------------------------------------------------------
+
+TEST(AesgcmRecordLayout, PublishedMessageAndEncoderLayouts) {
+  auto published = record_layout({"aesgcm", kEncryption, kCryptoKey, b64(kBody)}, 15);
+  ASSERT_TRUE(published) << published.error();
+  EXPECT_EQ(published->rs, 4096u);
+  EXPECT_EQ(published->records, 1u);
+  EXPECT_EQ(published->padding, 0u);
+  EXPECT_EQ(published->header, 0u);
+
+  const auto as = test::key_from_b64(kAsPrivate);
+  const auto ua_pub = test::public_from_b64(kUaPublic);
+  struct Case {
+    std::size_t size;
+    AesgcmEncryptOptions options;
+    std::size_t records;
+  };
+  const Case cases[] = {
+      {15, {.rs = 24, .padding = 30}, 3},  // as laid out in RecordsAreLaidOutAsSpecified
+      {22, {.rs = 24}, 2},                 // a full record, then a padding-only one
+      {0, {}, 1},
+      {100, {.padding = 50}, 1},
+      {10000, {.rs = 70000, .padding = 70000, .max_body = 0}, 2},
+  };
+  for (const auto& c : cases) {
+    const Bytes plain(c.size, 'p');
+    auto msg = aesgcm_encrypt_with_keys(plain, ua_pub, b64(kAuth), as, b64(kSalt), c.options);
+    ASSERT_TRUE(msg) << c.size << ": " << msg.error();
+    auto l = record_layout({"aesgcm", msg->encryption, msg->crypto_key, msg->body}, c.size);
+    ASSERT_TRUE(l) << c.size << ": " << l.error();
+    EXPECT_EQ(l->rs, c.options.rs) << c.size;
+    EXPECT_EQ(l->records, c.records) << c.size;
+    EXPECT_EQ(l->padding, c.options.padding) << c.size;
+    EXPECT_EQ(l->plaintext, c.size);
+    EXPECT_EQ(l->body, msg->body.size());
+  }
+}
+
+TEST(AesgcmRecordLayout, ErrRowsFailWithTheirCode) {
+  struct Row {
+    const char* desc;
+    std::string encryption;
+    Bytes body;
+    std::size_t plaintext;
+    Errc code;
+  };
+  const Row rows[] = {
+      {"more data than the body holds", kEncryption, b64(kBody), 16, Errc::plaintext_too_large},
+      {"ends on a record boundary", kEncryption + ";rs=31", Bytes(47 * 2, 0), 1, Errc::truncated_record},
+      {"no salt", "rs=4096", b64(kBody), 15, Errc::missing_salt},
+      {"an empty body", kEncryption, Bytes{}, 0, Errc::plaintext_too_large},
+  };
+  for (const auto& row : rows) {
+    auto l = record_layout({"aesgcm", row.encryption, kCryptoKey, row.body}, row.plaintext);
+    ASSERT_FALSE(l) << row.desc;
+    EXPECT_EQ(l.error(), row.code) << row.desc << ": " << l.error();
+  }
+}
+
 }  // namespace crypto_aesgcm_test
 }  // namespace webpush::crypto

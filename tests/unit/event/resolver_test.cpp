@@ -6,6 +6,7 @@
 // (the hosts file), literals, and a name glibc refuses before asking DNS.
 #include "resolver.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,8 +65,8 @@ TEST(IsNumericHost, Table) {
 
 class ResolutionTest : public event::test::LoopTest {
  protected:
-  std::unique_ptr<Resolution> start(std::string host, std::optional<Result<std::string>>& out) {
-    auto r = Resolution::start(loop(), std::move(host), [&out, this](Result<std::string> answer) {
+  std::unique_ptr<Resolution> start(std::string host, std::optional<Result<std::vector<std::string>>>& out) {
+    auto r = Resolution::start(loop(), std::move(host), [&out, this](Result<std::vector<std::string>> answer) {
       inside_ = event::in_loop_callback();
       out = std::move(answer);
     });
@@ -77,12 +78,15 @@ class ResolutionTest : public event::test::LoopTest {
 };
 
 TEST_F(ResolutionTest, ResolvesLocalhostOnTheLoopThread) {
-  std::optional<Result<std::string>> answer;
+  std::optional<Result<std::vector<std::string>>> answer;
   auto r = start("localhost", answer);
   ASSERT_NE(r, nullptr);
   ASSERT_TRUE(run_until([&] { return answer.has_value(); }));
   ASSERT_TRUE(*answer) << answer->error();
-  EXPECT_THAT(**answer, AnyOf("127.0.0.1", "::1"));
+  ASSERT_FALSE((*answer)->empty());
+  for (const auto& address : **answer) EXPECT_THAT(address, AnyOf("127.0.0.1", "::1"));
+  EXPECT_EQ(std::set<std::string>((*answer)->begin(), (*answer)->end()).size(), (*answer)->size())
+      << "each address once";
   EXPECT_TRUE(inside_);
 }
 
@@ -98,18 +102,18 @@ TEST_F(ResolutionTest, LiteralsResolveToTheirAddress) {
       {"0x7f.0.0.1", "127.0.0.1"},  // and its hexadecimal one
   };
   for (const auto& row : rows) {
-    std::optional<Result<std::string>> answer;
+    std::optional<Result<std::vector<std::string>>> answer;
     auto r = start(row.host, answer);
     ASSERT_NE(r, nullptr);
     ASSERT_TRUE(run_until([&] { return answer.has_value(); })) << row.host;
     ASSERT_TRUE(*answer) << row.host << ": " << answer->error();
-    EXPECT_EQ(**answer, row.address) << row.host;
-    EXPECT_TRUE(is_numeric_host(**answer));
+    EXPECT_EQ(**answer, std::vector<std::string>{row.address}) << row.host;
+    EXPECT_TRUE(is_numeric_host((*answer)->front()));
   }
 }
 
 TEST_F(ResolutionTest, ANameThatCannotResolveIsADnsError) {
-  std::optional<Result<std::string>> answer;
+  std::optional<Result<std::vector<std::string>>> answer;
   auto r = start("bad name!", answer);  // not a valid host name: glibc asks no server
   ASSERT_NE(r, nullptr);
   ASSERT_TRUE(run_until([&] { return answer.has_value(); }));
@@ -119,13 +123,13 @@ TEST_F(ResolutionTest, ANameThatCannotResolveIsADnsError) {
 }
 
 TEST_F(ResolutionTest, AnAbandonedResolutionNeverCallsBack) {
-  std::optional<Result<std::string>> abandoned;
+  std::optional<Result<std::vector<std::string>>> abandoned;
   auto first = start("localhost", abandoned);
   ASSERT_NE(first, nullptr);
   first.reset();
   // A later resolution's answer cannot tell when the first thread is done, but
   // the first callback is gone for good: whatever it does, it is never called.
-  std::optional<Result<std::string>> answer;
+  std::optional<Result<std::vector<std::string>>> answer;
   auto second = start("localhost", answer);
   ASSERT_NE(second, nullptr);
   ASSERT_TRUE(run_until([&] { return answer.has_value(); }));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "webpush/core/bytes.h"
@@ -67,5 +68,24 @@ struct PushPayload {
 /// Decrypts either content coding. Error unsupported_encoding for anything but
 /// "aes128gcm" and "aesgcm"; otherwise as webpush_decrypt / aesgcm_decrypt.
 Result<Bytes> decrypt_push(const PushPayload& payload, const ReceiverKeys& keys, const DecryptOptions& options = {});
+
+/// How a delivered body was cut into records: what a decryption shows besides
+/// the plaintext, for diagnostics (`run --trace`).
+struct RecordLayout {
+  std::uint64_t rs = 0;       ///< record size as the sender set it (aes128gcm counts the tag, aesgcm does not)
+  std::size_t records = 0;    ///< how many records the body holds
+  std::size_t padding = 0;    ///< zero bytes of padding, all records together
+  std::size_t plaintext = 0;  ///< bytes of data
+  std::size_t header = 0;     ///< aes128gcm header bytes (21 + idlen); 0 for aesgcm
+  std::size_t body = 0;       ///< bytes of the whole body, header included
+};
+
+/// The layout of a body that decrypted to `plaintext_size` bytes, worked out
+/// from its public parts only (the aes128gcm header; the aesgcm Encryption
+/// header) and the sizes: no key is used, nothing is decrypted. Errors:
+/// unsupported_encoding, the header errors of parse_aes128gcm_header and
+/// parse_aesgcm_params, plaintext_too_large when the sizes do not add up (the
+/// body did not decrypt to that many bytes).
+Result<RecordLayout> record_layout(const PushPayload& payload, std::size_t plaintext_size);
 
 }  // namespace webpush::crypto

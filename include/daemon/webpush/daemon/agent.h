@@ -17,6 +17,7 @@
 // are borrowed and must outlive the Agent.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -144,6 +145,8 @@ class Agent final : public transport::ConnectionListener {
   void on_unregister_done(const protocol::action::UnregisterDone& done);
   void on_state_changed(const protocol::action::StateChanged& changed);
   void on_disconnected(const std::string& detail);
+  void trace_reconnect(const protocol::action::StateChanged& changed) const;
+  void trace_pong(std::string_view frame);
   void retire_connection(Duration linger);
   void bury(std::unique_ptr<transport::Connection> conn, Duration linger);
   void rearm_reaper(Duration now);
@@ -198,6 +201,8 @@ class Agent final : public transport::ConnectionListener {
   std::optional<std::string> store_error_;
   bool started_ = false;
   bool stopped_ = false;
+  // While tracing: when the keepalive ping now unanswered was queued (trace timing only).
+  std::optional<std::chrono::steady_clock::time_point> trace_ping_sent_;
 };
 
 }  // namespace webpush::daemon

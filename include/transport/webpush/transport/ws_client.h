@@ -9,15 +9,23 @@
 //    sends a User-Agent naming webpushd and its version.
 //  - text frames up to max_frame bytes, assembled from fragments; a larger or
 //    a binary frame closes the connection with a reason.
-//  - answers WebSocket Ping frames with Pong (libwebsockets does so at once).
+//  - answers WebSocket Ping frames with Pong (libwebsockets does so at once,
+//    without telling the application).
+//  - with event::Trace on, traces each step of each connection: the name
+//    resolved, TCP connected, the TLS handshake, the HTTP upgrade, every frame
+//    in and out (shortened by event::shorten_frame), the close (docs/cli.md
+//    "Trace lines"); off, each step costs one branch.
 //
 // Thread: the loop thread only.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "webpush/core/error.h"
 #include "webpush/event/loop.h"
@@ -28,6 +36,7 @@
 
 struct lws;
 struct lws_vhost;
+struct ssl_st;
 
 namespace webpush::transport::detail {
 class Resolution;
@@ -89,14 +98,18 @@ class WsConnection final : public Connection {
   void send(std::string text) override;
   void close() override;
   [[nodiscard]] bool is_open() const noexcept { return open_; }
+  /// The connection's socket; -1 while it has none.
+  [[nodiscard]] int socket_fd() const noexcept;
 
   // Called by the lws callback; not for users.
   int handle(lws* wsi, int reason, void* in, std::size_t len) noexcept;
+  // Called by the client TLS context's info callback while tracing; not for users.
+  void on_tls_progress(const ssl_st* ssl, int where, int value) noexcept;
 
  private:
   WsConnection() = default;
   Result<void> start(const std::string& address);
-  void on_resolved(Result<std::string> address);
+  void on_resolved(Result<std::vector<std::string>> addresses);
   void finish(protocol::DisconnectReason reason, int code, std::string detail) noexcept;
   void on_handshake_timeout();
   void abandon_wsi() noexcept;  // detaches from the lws connection and has lws drop it
@@ -111,6 +124,14 @@ class WsConnection final : public Connection {
   int on_peer_initiated_close(void* in, std::size_t len) noexcept;
   int on_connection_error(lws* wsi, void* in) noexcept;
   int on_client_closed() noexcept;
+  // Trace lines; each does nothing unless this connection is traced (trace_id_).
+  void trace_open(bool resolves) noexcept;
+  void trace_dns(const Result<std::vector<std::string>>& addresses) noexcept;
+  void trace_tcp(lws* wsi) noexcept;
+  void trace_tls(const ssl_st* ssl, bool failed) noexcept;
+  void trace_upgrade(lws* wsi) noexcept;
+  void trace_frame(bool in, std::string_view text) const noexcept;
+  void trace_closed(std::string_view reason, int code, std::string_view detail, int status = 0) noexcept;
 
   ClientVhost* client_ = nullptr;
   ConnectionListener* listener_ = nullptr;
@@ -133,6 +154,15 @@ class WsConnection final : public Connection {
   bool closing_ = false;   // close() called: send a close frame when writable
   bool finished_ = false;  // the listener has been told, or must not be
   int peer_close_code_ = 0;
+  // Tracing: a process-wide number for this attempt (0: not traced), when it
+  // started and when its current step did, and what has been traced already.
+  std::uint64_t trace_id_ = 0;
+  std::chrono::steady_clock::time_point trace_start_{};
+  std::chrono::steady_clock::time_point trace_step_{};
+  bool traced_tcp_ = false;
+  bool traced_tls_ = false;
+  bool traced_closed_ = false;
+  std::string tls_alert_;  // the last TLS alert sent or received, for a failed handshake
 };
 
 /// Opens WsConnections to one push service.
