@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -68,8 +69,42 @@ Result<void> read(const toml::table& table, const std::string& prefix, const cha
   }
 }
 
-Result<void> check_keys(const toml::table& table, const std::string& prefix, const std::set<std::string>& known,
-                        const std::string& origin) {
+// Every key the file accepts, in the order of the example file; `table` is empty for
+// the keys outside any table. The parser's checks and config_keys() both read it.
+struct KnownKey {
+  std::string_view table;
+  std::string_view key;
+};
+constexpr KnownKey kKnownKeys[] = {
+    {"", "server"},
+    {"", "log_level"},
+    {"connection", "ping_interval"},
+    {"connection", "request_timeout"},
+    {"connection", "backoff_initial"},
+    {"connection", "backoff_max"},
+    {"connection", "insecure"},
+    {"connection", "ca_file"},
+    {"connection", "proxy"},
+    {"sinks", "notify"},
+    {"sinks", "jsonl"},
+    {"sinks", "exec"},
+    {"sinks", "exec_timeout"},
+    {"retention", "max_age_days"},
+    {"retention", "max_messages"},
+};
+
+// The names `prefix` may hold: its keys, and at the top level the tables too.
+std::set<std::string, std::less<>> known_keys(std::string_view prefix) {
+  std::set<std::string, std::less<>> known;
+  for (const auto& k : kKnownKeys) {
+    if (k.table == prefix) known.emplace(k.key);
+    if (prefix.empty() && !k.table.empty()) known.emplace(k.table);
+  }
+  return known;
+}
+
+Result<void> check_keys(const toml::table& table, const std::string& prefix, const std::string& origin) {
+  const auto known = known_keys(prefix);
   for (const auto& [key, node] : table) {
     const std::string k(key.str());
     if (known.count(k) == 0) {
@@ -97,7 +132,7 @@ Result<toml::table> parse_toml(std::string_view text, const std::string& origin)
 
 // The keys outside any table.
 Result<void> read_top_level(const toml::table& root, Config& c, const std::string& origin) {
-  WEBPUSH_TRY(check_keys(root, "", {"server", "log_level", "connection", "sinks", "retention"}, origin));
+  WEBPUSH_TRY(check_keys(root, "", origin));
   WEBPUSH_TRY(read(root, "", "server", c.server, origin));
   WEBPUSH_TRY(read(root, "", "log_level", c.log_level, origin));
   if (c.log_level && *c.log_level != "trace" && *c.log_level != "debug" && *c.log_level != "info" &&
@@ -120,9 +155,7 @@ Result<const toml::table*> section(const toml::table& root, const char* name, co
 }
 
 Result<void> read_connection(const toml::table& t, Config& c, const std::string& origin) {
-  WEBPUSH_TRY(check_keys(
-      t, "connection",
-      {"ping_interval", "request_timeout", "backoff_initial", "backoff_max", "insecure", "ca_file", "proxy"}, origin));
+  WEBPUSH_TRY(check_keys(t, "connection", origin));
   WEBPUSH_TRY(read(t, "connection", "ping_interval", c.ping_interval, origin, kPingIntervalRange));
   WEBPUSH_TRY(read(t, "connection", "request_timeout", c.request_timeout, origin, kRequestTimeoutRange));
   WEBPUSH_TRY(read(t, "connection", "backoff_initial", c.backoff_initial, origin, kBackoffInitialRange));
@@ -134,7 +167,7 @@ Result<void> read_connection(const toml::table& t, Config& c, const std::string&
 }
 
 Result<void> read_sinks(const toml::table& t, Config& c, const std::string& origin) {
-  WEBPUSH_TRY(check_keys(t, "sinks", {"notify", "jsonl", "exec", "exec_timeout"}, origin));
+  WEBPUSH_TRY(check_keys(t, "sinks", origin));
   WEBPUSH_TRY(read(t, "sinks", "notify", c.notify, origin));
   WEBPUSH_TRY(read(t, "sinks", "jsonl", c.jsonl, origin));
   WEBPUSH_TRY(read(t, "sinks", "exec", c.exec, origin));
@@ -143,7 +176,7 @@ Result<void> read_sinks(const toml::table& t, Config& c, const std::string& orig
 }
 
 Result<void> read_retention(const toml::table& t, Config& c, const std::string& origin) {
-  WEBPUSH_TRY(check_keys(t, "retention", {"max_age_days", "max_messages"}, origin));
+  WEBPUSH_TRY(check_keys(t, "retention", origin));
   WEBPUSH_TRY(read(t, "retention", "max_age_days", c.retention_max_age_days, origin, kRetentionDaysRange));
   WEBPUSH_TRY(read(t, "retention", "max_messages", c.retention_max_messages, origin, kRetentionMessagesRange));
   return {};
@@ -174,6 +207,14 @@ Result<Config> load_config(const std::filesystem::path& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return parse_config(s.str(), path.string());
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> out;
+  for (const auto& k : kKnownKeys) {
+    out.push_back(k.table.empty() ? std::string(k.key) : fmt::format("{}.{}", k.table, k.key));
+  }
+  return out;
 }
 
 std::filesystem::path default_config_path() {

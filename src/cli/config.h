@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "webpush/core/error.h"
 
@@ -76,6 +77,9 @@ struct Config {
 Result<Config> parse_config(std::string_view text, const std::string& origin);
 /// Reads and parses a file. Errors: unreadable, syntax, unknown_key, wrong_type.
 Result<Config> load_config(const std::filesystem::path& path);
+/// Every key parse_config accepts, dotted ("server", "connection.ping_interval"), from
+/// the table its unknown-key check uses: what the documentation must cover.
+[[nodiscard]] std::vector<std::string> config_keys();
 /// $XDG_CONFIG_HOME/webpushd/config.toml, else ~/.config/webpushd/config.toml.
 std::filesystem::path default_config_path();
 
