@@ -37,7 +37,9 @@ if [[ ! -f $BUILD/build.ninja ]]; then
   meson setup "$BUILD" --buildtype=release -Dtests=disabled >/dev/null
 fi
 echo "footprint: building $BUILD" >&2
-ninja -C "$BUILD" src/cli/webpushd src/cli/webpushd-run tests/bench/footprint-floor >/dev/null
+floor_program=tests/bench/footprint-floor  # built with the benchmarks (Google Benchmark found)
+ninja -C "$BUILD" -t targets all | grep -q "^$floor_program:" || floor_program=""
+ninja -C "$BUILD" src/cli/webpushd src/cli/webpushd-run $floor_program >/dev/null
 W="$BUILD/src/cli/webpushd"
 # shellcheck source=tests/bench/loopback.sh
 source tests/bench/loopback.sh
@@ -100,11 +102,13 @@ row() {
   echo
 }
 read -r d_rss d_file d_anon d_pss d_uss d_dirty <<<"$(figures "$daemon")"
-"$BUILD/tests/bench/footprint-floor" "$work" >"$work/floor.out" &
-floor=$!
-for _ in $(seq 100); do [[ -s $work/floor.out ]] && break; sleep 0.05; done
-read -r f_rss f_file f_anon f_pss f_uss f_dirty <<<"$(figures "$floor")"
-kill "$floor"
+if [[ -n $floor_program ]]; then
+  "$BUILD/$floor_program" "$work" >"$work/floor.out" &
+  floor=$!
+  for _ in $(seq 100); do [[ -s $work/floor.out ]] && break; sleep 0.05; done
+  read -r f_rss f_file f_anon f_pss f_uss f_dirty <<<"$(figures "$floor")"
+  kill "$floor"
+fi
 
 echo "idle daemon, $(meson introspect --buildoptions "$BUILD" | python3 -c \
   'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))') build," \
@@ -112,9 +116,13 @@ echo "idle daemon, $(meson introspect --buildoptions "$BUILD" | python3 -c \
   "/proc/$daemon/status") thread(s):"
 printf '  %-18s %9s %9s %9s %9s %9s %9s\n' "" VmRSS file anon Pss USS dirty
 row daemon "$d_rss" "$d_file" "$d_anon" "$d_pss" "$d_uss" "$d_dirty"
-row "floor (libraries)" "$f_rss" "$f_file" "$f_anon" "$f_pss" "$f_uss" "$f_dirty"
-row "daemon - floor" $((d_rss - f_rss)) $((d_file - f_file)) $((d_anon - f_anon)) $((d_pss - f_pss)) \
-  $((d_uss - f_uss)) $((d_dirty - f_dirty))
+if [[ -n $floor_program ]]; then
+  row "floor (libraries)" "$f_rss" "$f_file" "$f_anon" "$f_pss" "$f_uss" "$f_dirty"
+  row "daemon - floor" $((d_rss - f_rss)) $((d_file - f_file)) $((d_anon - f_anon)) $((d_pss - f_pss)) \
+    $((d_uss - f_uss)) $((d_dirty - f_dirty))
+else
+  echo "  (no floor: $BUILD was configured without the benchmarks)"
+fi
 echo "  largest mappings (Rss):"
 awk '/^[0-9a-f]+-[0-9a-f]+ / {name = ($6 == "" ? "[anonymous]" : $6)} /^Rss:/ {rss[name] += $2}
      END {for (n in rss) printf "%8d kB  %s\n", rss[n], n}' "/proc/$daemon/smaps" | sort -rn | head -12 |
