@@ -34,7 +34,8 @@ bool p256_ecdh() {
 bool sqlite_wal(const std::string& dir) {
   sqlite3* db = nullptr;
   const bool ok = sqlite3_open((dir + "/floor.db").c_str(), &db) == SQLITE_OK &&
-                  sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS t(k TEXT PRIMARY KEY, v BLOB);"
+                  sqlite3_exec(db,
+                               "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS t(k TEXT PRIMARY KEY, v BLOB);"
                                "INSERT OR REPLACE INTO t VALUES('k', x'00');",
                                nullptr, nullptr, nullptr) == SQLITE_OK;
   return ok;  // the connection stays open, as the daemon's does
