@@ -83,7 +83,10 @@ Result<void> ChildReaper::watch(pid_t pid, bool group, ExitCallback on_exit) {
 void ChildReaper::signal(pid_t pid, int signo) const {
   const auto it = children_.find(pid);
   if (it == children_.end()) return;
-  ::kill(it->second->group ? -pid : pid, signo);
+  if (it->second->group && ::kill(-pid, signo) == 0) return;
+  // The group may not exist yet: posix_spawn can return before the child's
+  // setpgid (under qemu-user, where its vfork is a fork). The child itself does.
+  ::kill(pid, signo);
 }
 
 void ChildReaper::on_readable(pid_t pid) {
