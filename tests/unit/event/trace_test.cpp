@@ -99,7 +99,9 @@ TEST(QuoteTraceValue, EveryByteValueRoundTripsOnOneLineOfValidUtf8) {
     EXPECT_EQ(unquote(out), in);
     EXPECT_EQ(out.find_first_of("\n\r"), std::string::npos);
     EXPECT_TRUE(is_valid_utf8(as_bytes(out))) << out;
-    if (out.empty() || out.front() != '\'') EXPECT_EQ(out.find(' '), std::string::npos) << "bare with a space";
+    if (out.empty() || out.front() != '\'') {
+      EXPECT_EQ(out.find(' '), std::string::npos) << "bare with a space";
+    }
   }
 }
 
