@@ -63,7 +63,8 @@ void add_serve_options(CLI::App& sub, ServeOptions& o) {
                  "base URL of the endpoints and the VAPID audience (default: http(s)://HOST:PORT)")
       ->type_name("URL");
   sub.add_option("--state-dir", o.state_dir,
-                 "directory of the service database (default: <global --state-dir>/service, else $XDG_STATE_HOME/webpushd/service)")
+                 "directory of the service database (default: <global --state-dir>/service, else "
+                 "$XDG_STATE_HOME/webpushd/service)")
       ->type_name("DIR");
   sub.add_option("--tls-cert", o.tls_cert, "PEM certificate: serve wss:// and https://")->type_name("FILE");
   sub.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert")->type_name("FILE");
