@@ -14,6 +14,9 @@ namespace webpush::cli {
 
 /// --state-dir, --config, --server, -v, -q: every command takes them.
 void add_global_options(CLI::App& app, GlobalOptions& g);
+/// Parses the command line; the exit code when parsing ends the process
+/// (--help and --version: 0; a usage error, reported on one line: 2), else none.
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
 
 struct RunOptions {
   bool no_notify = false;

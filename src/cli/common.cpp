@@ -4,11 +4,14 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "commands.h"
 #include "webpush/core/url.h"
 
 namespace webpush::cli {
@@ -45,6 +48,19 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
   app.add_option("--server", g.server, "push service WebSocket URL")->capture_default_str()->type_name("URL");
   app.add_flag("-v,--verbose", g.verbose, "more log output (repeat for more)");
   app.add_flag("-q,--quiet", g.quiet, "less log output");
+}
+
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every other parse error is a usage error
+    // (docs/cli.md), reported on one line.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    print_error(std::string(e.what()) + " (see --help)");
+    return kExitUsage;
+  }
+  return std::nullopt;
 }
 
 void print_error(const std::string& message) { std::fprintf(stderr, "webpushd: %s\n", message.c_str()); }

@@ -95,20 +95,6 @@ void add_tool_commands(CLI::App& app, Commands& c) {
   c.completion = add_completion_command(app, c.completion_shell);
 }
 
-// The exit code when parsing ends the process (--help, --version, a usage error).
-std::optional<int> parse(CLI::App& app, int argc, char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; every other parse error is a usage error
-    // (docs/cli.md), reported on one line.
-    if (e.get_exit_code() == 0) return app.exit(e);
-    print_error(std::string(e.what()) + " (see --help)");
-    return kExitUsage;
-  }
-  return std::nullopt;
-}
-
 // The exit code of the subcommand given, none if none was.
 std::optional<int> run_command(const CLI::App& app, const Commands& c) {
   const GlobalOptions& g = c.g;
@@ -155,7 +141,7 @@ int main(int argc, char** argv) {
   add_global_options(app, c.g);
   add_agent_commands(app, c);
   add_tool_commands(app, c);
-  if (const auto code = parse(app, argc, argv)) return *code;
+  if (const auto code = parse_command_line(app, argc, argv)) return *code;
   c.argv = argv;
   for (int i = 0; i < argc; ++i) c.command_line += (i == 0 ? "" : " ") + std::string(argv[i]);
 

@@ -26,13 +26,7 @@ int main(int argc, char** argv) {
   RunOptions options;
   CLI::App* run = app.add_subcommand("run", "run the user agent daemon in the foreground");
   add_run_options(*run, options);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    print_error(std::string(e.what()) + " (see webpushd run --help)");
-    return kExitUsage;
-  }
+  if (const auto code = parse_command_line(app, argc, argv)) return *code;
   try {
     g.server_given = app.count("--server") > 0;
     return run_daemon(g, options, *run);

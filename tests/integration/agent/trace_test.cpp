@@ -23,6 +23,7 @@
 
 #include "support/certificate.h"
 #include "support/daemon_process.h"
+#include "support/secrets.h"
 #include "support/service_process.h"
 #include "support/support.h"
 #include "support/web_push.h"
@@ -119,34 +120,6 @@ auto frame_with(std::string needle) {
 
 // ---- what must never be in a trace ------------------------------------------------------
 
-std::string standard_base64(ByteView b) {
-  std::string out(4 * ((b.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), b.data(), static_cast<int>(b.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::vector<std::string> spellings(ByteView secret) {
-  const std::string b64 = standard_base64(secret);
-  return {to_hex(secret), b64, b64.substr(0, b64.find('=')), base64url_encode(secret)};
-}
-
-Bytes private_key_of(const std::filesystem::path& db, const std::string& name) {
-  sqlite3* raw = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(raw);
-    throw SupportError("cannot open " + db.string());
-  }
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> conn(raw, &sqlite3_close);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(conn.get(), "SELECT private_key FROM subscriptions WHERE name = ?1", -1, &stmt, nullptr);
-  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> owned(stmt, &sqlite3_finalize);
-  sqlite3_bind_text(stmt, 1, name.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(stmt) != SQLITE_ROW) throw SupportError("no subscription " + name + " in " + db.string());
-  const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, 0));
-  return Bytes(p, p + sqlite3_column_bytes(stmt, 0));
-}
-
 // No secret in any spelling, and no run of base64url long enough to be a whole
 // ciphertext, key or endpoint token (channel IDs and versions are 36 and 32).
 void expect_nothing_secret(const std::vector<TraceLine>& lines, const std::vector<Bytes>& secrets) {
@@ -227,7 +200,7 @@ TEST(Trace, RunShowsEveryLayerOfARoundTripAndNoSecret) {
     daemon.wait_log("ack.sent id=" + versions.back());
   }
   daemon.wait_log(versions.back() + "\"}]}");  // the last ack frame written; stop() reads the rest
-  const Bytes private_key = private_key_of(ua_dir / "webpushd.db", "traced");
+  const Secrets stored = read_secrets(ua_dir / "webpushd.db", "traced");
   EXPECT_EQ(daemon.stop(), 0);
 
   const auto lines = trace_lines(daemon.log());
@@ -282,8 +255,8 @@ TEST(Trace, RunShowsEveryLayerOfARoundTripAndNoSecret) {
 
   const auto auth = base64url_decode(sub.auth);
   ASSERT_TRUE(auth && auth->size() == 16u);
-  ASSERT_EQ(private_key.size(), 32u);
-  expect_nothing_secret(lines, {*auth, private_key});
+  ASSERT_EQ(stored.private_key.size(), 32u);
+  expect_nothing_secret(lines, {*auth, stored.auth_secret, stored.private_key});
   std::printf("[ measure  ] %zu trace lines for a subscription and two messages; every layer in order, no secret\n",
               lines.size());
 }
