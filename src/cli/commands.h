@@ -20,6 +20,8 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
 
 struct RunOptions {
   bool no_notify = false;
+  bool no_unifiedpush = false;
+  double unifiedpush_call_timeout = 25;  // seconds; config only
   std::string jsonl;
   std::string exec;
   double exec_timeout = 30;

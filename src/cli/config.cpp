@@ -91,6 +91,8 @@ constexpr KnownKey kKnownKeys[] = {
     {"sinks", "exec_timeout"},
     {"retention", "max_age_days"},
     {"retention", "max_messages"},
+    {"unifiedpush", "enabled"},
+    {"unifiedpush", "call_timeout"},
 };
 
 // The names `prefix` may hold: its keys, and at the top level the tables too.
@@ -182,6 +184,13 @@ Result<void> read_retention(const toml::table& t, Config& c, const std::string& 
   return {};
 }
 
+Result<void> read_unifiedpush(const toml::table& t, Config& c, const std::string& origin) {
+  WEBPUSH_TRY(check_keys(t, "unifiedpush", origin));
+  WEBPUSH_TRY(read(t, "unifiedpush", "enabled", c.unifiedpush_enabled, origin));
+  WEBPUSH_TRY(read(t, "unifiedpush", "call_timeout", c.unifiedpush_call_timeout, origin, kCallTimeoutRange));
+  return {};
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, const std::string& origin) {
@@ -192,7 +201,10 @@ Result<Config> parse_config(std::string_view text, const std::string& origin) {
   const struct {
     const char* name;
     Result<void> (*read)(const toml::table&, Config&, const std::string&);
-  } sections[] = {{"connection", read_connection}, {"sinks", read_sinks}, {"retention", read_retention}};
+  } sections[] = {{"connection", read_connection},
+                  {"sinks", read_sinks},
+                  {"retention", read_retention},
+                  {"unifiedpush", read_unifiedpush}};
   for (const auto& s : sections) {
     auto table = section(*root, s.name, origin);
     if (!table) return tl::unexpected(table.error());

@@ -19,6 +19,9 @@
 //   [retention]
 //   max_age_days = 30
 //   max_messages = 10000
+//   [unifiedpush]
+//   enabled = true
+//   call_timeout = 25
 //
 // An unknown key or a value of the wrong type is an error naming the key and line.
 #pragma once
@@ -53,6 +56,7 @@ inline constexpr NumberRange kBackoffMaxRange{1, 86400};
 inline constexpr NumberRange kExecTimeoutRange{0.001, 86400};
 inline constexpr NumberRange kRetentionDaysRange{0.001, 36500};
 inline constexpr NumberRange kRetentionMessagesRange{1, 1'000'000'000};
+inline constexpr NumberRange kCallTimeoutRange{1, 300};
 
 /// Values present in the file; absent keys stay nullopt.
 struct Config {
@@ -71,6 +75,8 @@ struct Config {
   std::optional<double> exec_timeout;
   std::optional<double> retention_max_age_days;
   std::optional<std::int64_t> retention_max_messages;
+  std::optional<bool> unifiedpush_enabled;
+  std::optional<double> unifiedpush_call_timeout;
 };
 
 /// Parses config text; `origin` names the file in messages.

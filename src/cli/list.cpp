@@ -188,7 +188,28 @@ nlohmann::ordered_json to_json(const store::Subscription& sub) {
   // Exactly what `subscribe` printed: public key and auth secret, which the
   // application server needs; the private key never leaves the store.
   j["subscription"] = ordered_json::parse(daemon::subscription_json(sub));
+  j["app"] = sub.app ? ordered_json{{"service", sub.app->service},
+                                    {"token", sub.app->token},
+                                    {"description", sub.app->description},
+                                    {"api", sub.app->api}}
+                     : ordered_json(nullptr);
   return j;
+}
+
+// The APP column (the UnifiedPush app's bus name) only when some subscription is an app's.
+std::string subscription_table(const std::vector<store::Subscription>& subs) {
+  const bool apps = std::any_of(subs.begin(), subs.end(), [](const auto& s) { return s.app.has_value(); });
+  std::vector<std::string> header{"NAME", "STATE", "CREATED", "SERVER", "ENDPOINT"};
+  if (apps) header.insert(header.begin() + 2, "APP");
+  Table table(std::move(header));
+  for (const auto& sub : subs) {
+    std::vector<std::string> row{printable(sub.name, kNameWidth), std::string(store::to_string(sub.state)),
+                                 local_time(sub.created_at, false), printable(sub.server, kServerWidth),
+                                 elide_middle(printable(sub.endpoint, kUnlimited), kEndpointWidth, kEndpointTail)};
+    if (apps) row.insert(row.begin() + 2, sub.app ? printable(sub.app->service, kNameWidth) : "-");
+    table.add_row(std::move(row));
+  }
+  return table.render();
 }
 
 }  // namespace
@@ -229,13 +250,7 @@ int run_list(const GlobalOptions& g, const ListOptions& o) {
     }
     return kExitOk;
   } else {
-    Table table({"NAME", "STATE", "CREATED", "SERVER", "ENDPOINT"});
-    for (const auto& sub : subs) {
-      table.add_row({printable(sub.name, kNameWidth), std::string(store::to_string(sub.state)),
-                     local_time(sub.created_at, false), printable(sub.server, kServerWidth),
-                     elide_middle(printable(sub.endpoint, kUnlimited), kEndpointWidth, kEndpointTail)});
-    }
-    out = table.render();
+    out = subscription_table(subs);
   }
   if (!write_stdout(out)) {
     print_error("cannot write to standard output");

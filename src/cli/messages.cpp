@@ -277,7 +277,14 @@ bool write_json_lines(const std::vector<store::InboxEntry>& rows, const std::map
   // Whole lines in chunks: a reader of a pipe sees complete lines without a write per message.
   std::string chunk;
   for (const auto& e : rows) {
-    chunk += sinks::to_json_line(to_event(e, label(e, names)));
+    std::string line = sinks::to_json_line(to_event(e, label(e, names)));
+    if (e.app) {
+      // A UnifiedPush app's message (its payload is the encrypted body): which app. Other
+      // lines stay exactly what the JSON-lines sink wrote.
+      line.pop_back();
+      line += ",\"app\":" + nlohmann::json(*e.app).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "}";
+    }
+    chunk += line;
     chunk += '\n';
     if (chunk.size() >= 64 * 1024) {
       ok = ok && write_stdout(chunk);

@@ -39,6 +39,8 @@ CLI::Validator in_range(NumberRange r) {
 
 void add_run_options(CLI::App& sub, RunOptions& o) {
   sub.add_flag("--no-notify", o.no_notify, "do not raise desktop notifications");
+  sub.add_flag("--no-unifiedpush", o.no_unifiedpush,
+               "do not serve desktop apps as the UnifiedPush distributor on the session bus");
   sub.add_flag("--trace", o.trace,
                "print every step of a push's path on stderr (DNS, TCP, TLS, upgrade, frames, decrypt, inbox, ack, "
                "sink), one line each with a microsecond timestamp");
@@ -105,6 +107,10 @@ Result<Effective> effective_options(const GlobalOptions& g, const RunOptions& fl
   take("--exec", e.run.exec, cfg->exec);
   if (cfg->exec_timeout) e.run.exec_timeout = *cfg->exec_timeout;
   if (cfg->notify && sub.count("--no-notify") == 0) e.run.no_notify = !*cfg->notify;
+  if (cfg->unifiedpush_enabled && sub.count("--no-unifiedpush") == 0) {
+    e.run.no_unifiedpush = !*cfg->unifiedpush_enabled;
+  }
+  if (cfg->unifiedpush_call_timeout) e.run.unifiedpush_call_timeout = *cfg->unifiedpush_call_timeout;
   take("--retention-days", e.run.retention_days, cfg->retention_max_age_days);
   take("--retention-messages", e.run.retention_messages, cfg->retention_max_messages);
   return e;
@@ -134,6 +140,7 @@ daemon::DaemonConfig daemon_config(const GlobalOptions& g, const Effective& e) {
   c.agent.session.backoff.cap = seconds(o.backoff_max);
   c.client = {o.ca_file, proxy_for(e.server, o.proxy), true};
   c.sinks = sink_config(o);
+  c.unifiedpush = {!o.no_unifiedpush, seconds(o.unifiedpush_call_timeout)};
   c.retention = {std::chrono::milliseconds(static_cast<std::int64_t>(o.retention_days * 86'400'000.0)),
                  o.retention_messages};
   c.log_level = e.log_level;

@@ -147,6 +147,27 @@ void print_sinks_behind(const nlohmann::ordered_json& status) {
 }
 
 // The status for people: one labelled line per field that has a value.
+// The distributor's line, and one per app.
+void print_unifiedpush(const nlohmann::ordered_json& status) {
+  const auto it = status.find("unifiedpush");
+  if (it == status.end() || !it->is_object()) return;
+  const std::string state = it->value("state", "");
+  const std::string detail = it->value("detail", "");
+  if (state == "serving") {
+    std::printf("%-16s serving as %s\n", "unifiedpush", it->value("name", "").c_str());
+  } else {
+    std::printf("%-16s %s%s%s\n", "unifiedpush", state.c_str(), detail.empty() ? "" : ": ", detail.c_str());
+  }
+  for (const auto& app : it->value("apps", nlohmann::ordered_json::array())) {
+    const auto& err = app["last_error"];
+    std::printf("%-16s %s (%s): %lld pending, %lld forwarded%s%s\n", "  app",
+                printable(app.value("service", ""), 64).c_str(), printable(app.value("subscription", ""), 64).c_str(),
+                static_cast<long long>(app.value("pending", 0)), static_cast<long long>(app.value("forwarded", 0)),
+                err.is_string() ? ", last error: " : "",
+                err.is_string() ? printable(err.get<std::string>(), 200).c_str() : "");
+  }
+}
+
 void print_status_table(const nlohmann::ordered_json& status) {
   auto field = [&](const char* label, const char* key) {
     const auto it = status.find(key);
@@ -162,6 +183,7 @@ void print_status_table(const nlohmann::ordered_json& status) {
   field("subscriptions", "subscriptions");
   field("store error", "store_error");
   print_sinks_behind(status);
+  print_unifiedpush(status);
   if (const auto it = status.find("inbox"); it != status.end()) {
     std::printf("%-16s %lld stored, %lld delivered, %lld failed\n", "inbox",
                 static_cast<long long>(it->value("stored", 0)), static_cast<long long>(it->value("delivered", 0)),

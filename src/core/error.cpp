@@ -18,6 +18,7 @@ std::string_view to_string(Domain d) noexcept {
     case Domain::event: return "event";
     case Domain::load: return "load";
     case Domain::conformance: return "conformance";
+    case Domain::unifiedpush: return "unifiedpush";
   }
   return "unknown";
 }

@@ -108,7 +108,8 @@ class Agent::StoreInbox final : public protocol::InboxPort {
     auto key = crypto::KeyPair::from_private((*sub)->private_key);
     if (!key) return tl::unexpected(key.error().with_context("stored key of subscription " + (*sub)->name));
     auto keys = std::make_shared<const protocol::ChannelKeys>(
-        protocol::ChannelKeys{(*sub)->id, (*sub)->name, std::move(*key), (*sub)->auth_secret});
+        protocol::ChannelKeys{(*sub)->id, (*sub)->name, std::move(*key), (*sub)->auth_secret,
+                              (*sub)->app ? std::optional<std::string>((*sub)->app->service) : std::nullopt});
     cache_[channel_id] = keys;
     return keys;
   }
@@ -518,7 +519,8 @@ void Agent::deliver(const std::vector<protocol::Received>& results) {
   if (options_.deliver) dispatcher_.deliver(stored);
 }
 
-void Agent::subscribe(std::string name, std::optional<Bytes> app_server_key, SubscribeCallback done) {
+void Agent::subscribe(std::string name, std::optional<Bytes> app_server_key, SubscribeCallback done,
+                      std::optional<store::AppRegistration> app) {
   if (stopped_) {
     done(fail(Errc::stopped, "webpushd is shutting down"));
     return;
@@ -553,7 +555,7 @@ void Agent::subscribe(std::string name, std::optional<Bytes> app_server_key, Sub
   }
   const protocol::RequestId id = next_request_++;
   const auto key_text = register_key(app_server_key);
-  subscribes_.emplace(id, PendingSubscribe{std::move(name), std::move(app_server_key), std::move(*key),
+  subscribes_.emplace(id, PendingSubscribe{std::move(name), std::move(app_server_key), std::move(app), std::move(*key),
                                            std::move(*auth), std::nullopt, "", std::move(done)});
   apply(session_.request_register(id, std::move(*channel), key_text, clock_->now()));
 }
@@ -586,7 +588,10 @@ void Agent::on_register_ok(const protocol::action::RegisterOk& ok) {
       log().error("subscription {} was registered again but cannot be read back to announce it: {}", p.name,
                   sub.error().message());
     }
-    if (sub && *sub) {
+    if (sub && *sub && (*sub)->app) {
+      log().info("subscription {} has a new endpoint; telling the app {}", p.name, (*sub)->app->service);
+      if (endpoint_observer_) endpoint_observer_(**sub);
+    } else if (sub && *sub) {
       log().warn("subscription {} has a new endpoint; tell its application server", p.name);
       dispatcher_.broadcast(
           sinks::SubscriptionChangedEvent{p.name, p.old_endpoint, ok.endpoint, subscription_json(**sub)});
@@ -603,6 +608,7 @@ void Agent::on_register_ok(const protocol::action::RegisterOk& ok) {
   sub.public_key = Bytes(pub.begin(), pub.end());
   sub.auth_secret = p.auth_secret;
   sub.app_server_key = p.app_server_key;
+  sub.app = std::move(p.app);
   sub.created_at = now_ms;
   sub.state = store::SubscriptionState::active;
   auto id = store_->add_subscription(sub);
@@ -688,8 +694,8 @@ void Agent::reregister(const store::Subscription& sub) {
   }
   const auto key_text = register_key(sub.app_server_key);
   const protocol::RequestId id = next_request_++;
-  subscribes_.emplace(id, PendingSubscribe{sub.name, sub.app_server_key, std::move(*key), std::move(*auth), sub.id,
-                                           sub.endpoint, nullptr});
+  subscribes_.emplace(id, PendingSubscribe{sub.name, sub.app_server_key, std::nullopt, std::move(*key),
+                                           std::move(*auth), sub.id, sub.endpoint, nullptr});
   apply(session_.request_register(id, std::move(*channel), key_text, clock_->now()));
 }
 

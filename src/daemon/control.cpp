@@ -239,7 +239,13 @@ void ControlServer::handle_line(int id, const std::string& line) {
 }
 
 void ControlServer::cmd_status(int id) {
-  reply(id, "{\"ok\":true,\"status\":" + status_json(agent_->status(), *store_) + "}");
+  std::string status = status_json(agent_->status(), *store_);
+  if (unifiedpush_status_) {
+    // status_json() is an object: the distributor's goes in as its last member.
+    status.pop_back();
+    status += ",\"unifiedpush\":" + unifiedpush_status_() + "}";
+  }
+  reply(id, "{\"ok\":true,\"status\":" + status + "}");
 }
 
 void ControlServer::cmd_list(int id) {

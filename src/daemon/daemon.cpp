@@ -96,6 +96,7 @@ struct Daemon::Parts {
   std::vector<std::unique_ptr<sinks::Sink>> retired;  // replaced by a reload, finishing their work
   std::unique_ptr<Agent> agent;
   std::unique_ptr<ControlServer> control;
+  std::unique_ptr<DistributorHost> unifiedpush;  // made by run(), after the agent started
   std::unique_ptr<event::SignalWatch> signals;
   std::unique_ptr<NetlinkWatcher> netlink;
   std::unique_ptr<event::Timer> prune_timer;
@@ -177,11 +178,21 @@ event::EventLoop& Daemon::loop() noexcept { return *parts_->loop; }
 
 Result<void> Daemon::run() {
   if (auto ok = parts_->agent->start(); !ok) return ok;
+  start_unifiedpush();
   prune();
   // The store is open and the first connection is under way.
   notify("READY=1");
   log().info("webpushd running: server {}, state {}", parts_->config.agent.server, parts_->config.state_dir.string());
   return parts_->loop->run();
+}
+
+void Daemon::start_unifiedpush() {
+  Parts& p = *parts_;
+  p.unifiedpush = DistributorHost::start(p.config.unifiedpush,
+                                         {p.agent.get(), &*p.store, p.loop.get(), p.scheduler.get(), &p.clock()},
+                                         p.config.retention.max_age, p.seams.bus);
+  DistributorHost* host = p.unifiedpush.get();
+  p.control->set_unifiedpush_status([host] { return host->status_json(); });
 }
 
 void Daemon::release_startup_memory() {
@@ -220,6 +231,7 @@ void Daemon::stop() {
   if (p.stopping) return;
   p.stopping = true;
   notify("STOPPING=1");
+  if (p.unifiedpush) p.unifiedpush->stop();
   p.agent->shutdown();
   p.stop_timer->arm(p.config.close_linger);  // let the close frame go out
 }

@@ -83,6 +83,10 @@ void Dispatcher::stop() {
 void Dispatcher::deliver(const std::vector<const Message*>& messages) {
   std::vector<std::int64_t> handed;  // taken by every sink that is not behind
   for (const Message* m : messages) {
+    if (m->app) {
+      if (forward_) forward_(*m);  // a UnifiedPush app's: encrypted, never for the sinks
+      continue;
+    }
     const auto event = sinks::event_of(*m);  // one copy of the payload for every sink and the observer
     if (offer_new(*m, event)) handed.push_back(m->id);
     if (observer_) observer_(event);
@@ -135,6 +139,7 @@ Result<void> Dispatcher::redispatch_before(std::int64_t floor) {
 }
 
 Result<void> Dispatcher::redispatch(std::vector<store::InboxEntry>& rows) {
+  std::erase_if(rows, [](const store::InboxEntry& m) { return m.app.has_value(); });  // the apps' own queues
   if (rows.empty()) return {};
   log().info("re-dispatching {} undelivered message(s)", rows.size());
   std::vector<const Message*> pending;
@@ -223,6 +228,10 @@ bool Dispatcher::catch_up_lane(Lane& lane, std::vector<std::int64_t>& read, bool
     return false;
   }
   for (auto& m : *rows) {
+    if (m.app) {  // a UnifiedPush app's row: its own queue, not this sink's
+      lane.owed_from = m.id + 1;
+      continue;
+    }
     read.push_back(m.id);
     if (m.subscription_id) m.subscription = subscription_name(*m.subscription_id);
     auto ok = lane.sink->deliver(sinks::event_of(m));
@@ -248,7 +257,9 @@ bool Dispatcher::catch_up_lane(Lane& lane, std::vector<std::int64_t>& read, bool
 void Dispatcher::read_orphans(std::vector<std::int64_t>& read) {
   auto rows = store_->list_undelivered_from(*orphans_from_, options_.batch);
   if (!rows) return;  // the next pass tries again
-  for (const auto& m : *rows) read.push_back(m.id);
+  for (const auto& m : *rows) {
+    if (!m.app) read.push_back(m.id);
+  }
   if (rows->size() < static_cast<std::size_t>(options_.batch)) {
     orphans_from_.reset();
   } else {

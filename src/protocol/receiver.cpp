@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "webpush/core/base64url.h"
+#include "webpush/crypto/ece.h"
 #include "webpush/crypto/webpush.h"
 
 namespace webpush::protocol {
@@ -56,7 +57,34 @@ Message new_message(const Notification& n, const ChannelKeys& keys, std::int64_t
   m.channel_id = n.channel_id;
   m.version = n.version;
   m.received_at = now_ms;
+  m.app = keys.app;
   return m;
+}
+
+// For a UnifiedPush app: keeps the body as it is, for the app to decrypt, when
+// it is an aes128gcm body (its parameters are all in the body); anything else
+// cannot be forwarded and is recorded as failed.
+AckCode keep_encrypted(Message& m, const Notification& n) {
+  if (!n.data) return AckCode::delivered;
+  m.encoding = n.headers ? n.headers->encoding : "";
+  if (m.encoding != "aes128gcm") {
+    m.error = fmt::format(
+        "a UnifiedPush app takes aes128gcm only; this message is '{}', whose parameters are in headers the app never "
+        "sees",
+        m.encoding.empty() ? "without Content-Encoding" : m.encoding);
+    return AckCode::decrypt_error;
+  }
+  auto body = base64url_decode(*n.data);
+  if (!body) {
+    m.error = fmt::format("data is not base64url: {}", body.error().message());
+    return AckCode::decrypt_error;
+  }
+  if (auto header = crypto::parse_aes128gcm_header(*body); !header) {
+    m.error = fmt::format("not an aes128gcm body: {}", header.error().message());
+    return AckCode::decrypt_error;
+  }
+  m.payload = std::move(*body);
+  return AckCode::delivered;
 }
 
 // Decrypts the data of `n` into m.payload, or says in m.error why it cannot; returns the ack.
@@ -118,7 +146,7 @@ std::vector<Received> Receiver::process(std::span<const Notification> batch, std
     Received r{n.channel_id, n.version, std::nullopt, std::nullopt};
     if (auto keys = admit(*inbox_, b, n, r)) {
       Message m = new_message(n, *keys, now_ms);
-      r.ack = decrypt_into(m, n, *keys);
+      r.ack = keys->app ? keep_encrypted(m, n) : decrypt_into(m, n, *keys);
       b.stored_index.push_back(b.out.size());
       b.to_store.push_back(std::move(m));
     }

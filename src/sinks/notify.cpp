@@ -1,24 +1,21 @@
 // The notify sink on libnotify. Compiled only when meson finds libnotify.
-#include <fcntl.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <list>
-#include <map>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gio/gio.h>
 #include <glib.h>
 #include <libnotify/notify.h>
 
+#include "glib_pump.h"
 #include "internal.h"
 #include "notify_module.h"
+#include "webpush/event/timer.h"
 #include "webpush/sinks/notify.h"
-
-#include "webpush/event/fd_watch.h"
 
 namespace webpush::sinks {
 
@@ -108,109 +105,6 @@ Result<std::vector<std::string>> probe_server(Duration timeout) {
   return caps;
 }
 
-// GLib's default main context, driven by our loop.
-//
-// libnotify hears of clicks (ActionInvoked) and closes (NotificationClosed)
-// through GDBus, whose worker thread attaches an idle source per signal to
-// GLib's default main context. Someone must iterate that context, or clicks
-// are never seen and those sources pile up in a long-running daemon. Pumping
-// it from a Timer while notifications are outstanding would cost periodic
-// wake-ups (and notifications can stay outstanding for hours in a
-// notification centre) and delay clicks by a tick. Instead we poll what GLib
-// would poll: the loop thread acquires the context for the pump's lifetime —
-// then GLib signals the context's wakeup eventfd whenever another thread
-// attaches a source — and the descriptors g_main_context_query() reports (in
-// practice only that eventfd) are watched with FdWatch, on dup()s because an
-// FdWatch owns and closes its descriptor; GLib's own timeout, if any, arms a
-// Timer. An idle daemon gets no extra wake-up, and a click is handled at once.
-class GlibPump {
- public:
-  static Result<std::unique_ptr<GlibPump>> create(event::EventLoop& loop) {
-    GMainContext* ctx = g_main_context_default();
-    if (!g_main_context_acquire(ctx)) {
-      return fail(Errc::unavailable, "notify: GLib's default main context is owned by another thread");
-    }
-    std::unique_ptr<GlibPump> pump(new GlibPump(loop, ctx));
-    pump->schedule();
-    return pump;
-  }
-
-  ~GlibPump() {
-    watches_.clear();
-    timer_.cancel();
-    g_main_context_release(ctx_);
-  }
-  GlibPump(const GlibPump&) = delete;
-  GlibPump& operator=(const GlibPump&) = delete;
-
-  /// The work runs from the timer, never inside a descriptor callback, since
-  /// it may replace the watches (destroying an FdWatch from its own callback
-  /// would free the lws wsi being serviced).
-  void schedule() { timer_.arm(Duration{0}); }
-
- private:
-  GlibPump(event::EventLoop& loop, GMainContext* ctx) : loop_(&loop), ctx_(ctx), timer_(loop, [this] { run(); }) {}
-
-  void run() {
-    // Bounded, in case a source is always ready; the rest waits for the next turn.
-    for (int i = 0; i < 64 && g_main_context_iteration(ctx_, FALSE); ++i) {
-    }
-    gint max_priority = 0;
-    const bool ready = g_main_context_prepare(ctx_, &max_priority);
-    gint timeout = -1;
-    std::vector<GPollFD> fds(8);
-    gint n = g_main_context_query(ctx_, max_priority, &timeout, fds.data(), static_cast<gint>(fds.size()));
-    if (n > static_cast<gint>(fds.size())) {
-      fds.resize(static_cast<std::size_t>(n));
-      n = g_main_context_query(ctx_, max_priority, &timeout, fds.data(), n);
-    }
-    if (ready || timeout == 0) {
-      schedule();
-      return;
-    }
-    fds.resize(static_cast<std::size_t>(n));
-    bool needs_polling = false;
-    std::map<int, bool> wanted;
-    for (const auto& f : fds) {
-      if ((f.events & G_IO_IN) != 0) {
-        wanted[f.fd] = true;
-      } else if (f.events != 0) {
-        needs_polling = true;  // writability or priority data: FdWatch reports readability only
-      }
-    }
-    for (auto it = watches_.begin(); it != watches_.end();) {
-      it = wanted.count(it->first) != 0 ? std::next(it) : watches_.erase(it);
-    }
-    for (const auto& [fd, unused] : wanted) {
-      if (watches_.count(fd) != 0) continue;
-      const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-      if (copy < 0) {
-        detail::log().warn("notify: cannot watch GLib descriptor {}: {}", fd, std::strerror(errno));
-        needs_polling = true;
-        continue;
-      }
-      auto w = event::FdWatch::create(*loop_, event::UniqueFd(copy), [this] { schedule(); });
-      if (!w) {
-        detail::log().warn("notify: cannot watch GLib descriptor {}: {}", fd, w.error().message());
-        needs_polling = true;
-        continue;
-      }
-      watches_[fd] = std::move(*w);
-    }
-    if (needs_polling && (timeout < 0 || timeout > 100)) timeout = 100;
-    if (timeout > 0) {
-      timer_.arm(Duration{timeout});
-    } else {
-      timer_.cancel();
-    }
-  }
-
-  event::EventLoop* loop_;
-  GMainContext* ctx_;
-  event::Timer timer_;
-  std::map<int, std::unique_ptr<event::FdWatch>> watches_;  // GLib's fd → a watch on its dup
-};
-
 class NotifySink final : public Sink {
  public:
   static Result<std::unique_ptr<Sink>> create(event::EventLoop& loop, NotifyOptions options) {
@@ -220,8 +114,10 @@ class NotifySink final : public Sink {
     }
     auto caps = probe_server(options.probe_timeout);
     if (!caps) return tl::unexpected(caps.error());
-    auto pump = GlibPump::create(loop);
-    if (!pump) return tl::unexpected(pump.error());
+    // libnotify hears of clicks (ActionInvoked) and closes (NotificationClosed) through GDBus on GLib's
+    // default main context: without the pump, clicks are never seen and their sources pile up.
+    auto pump = glib::GlibPump::create(loop, "sinks", "notify");
+    if (!pump) return fail(Errc::unavailable, fmt::format("notify: {}", pump.error().message()));
     if (g_libnotify_users == 0 && !notify_init(options.app_name.c_str())) {
       return fail(Errc::unavailable, "notify: notify_init failed");
     }
@@ -309,7 +205,8 @@ class NotifySink final : public Sink {
     gulong closed_handler = 0;
   };
 
-  NotifySink(event::EventLoop& loop, NotifyOptions options, std::unique_ptr<GlibPump> pump, bool actions, bool markup)
+  NotifySink(event::EventLoop& loop, NotifyOptions options, std::unique_ptr<glib::GlibPump> pump, bool actions,
+             bool markup)
       : options_(std::move(options)),
         pump_(std::move(pump)),
         openers_(loop),
@@ -451,7 +348,7 @@ class NotifySink final : public Sink {
   }
 
   NotifyOptions options_;
-  std::unique_ptr<GlibPump> pump_;
+  std::unique_ptr<glib::GlibPump> pump_;
   event::ChildReaper openers_;  // running openers are left alone at destruction (a browser may be one)
   bool actions_cap_;
   bool markup_cap_;

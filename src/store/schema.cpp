@@ -70,7 +70,23 @@ CREATE TABLE sink_backlog (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
+// Version 4: subscriptions that belong to a UnifiedPush app (docs/unifiedpush.md):
+// the app's bus name and token (one subscription per pair), the interface
+// version it speaks, and the endpoint it was last told, so that a restart
+// sends NewEndpoint only when the endpoint changed.
+constexpr std::string_view kV4 = R"sql(
+CREATE TABLE unifiedpush_apps (
+  subscription_id INTEGER PRIMARY KEY REFERENCES subscriptions (id) ON DELETE CASCADE,
+  service TEXT NOT NULL CHECK (service <> ''),
+  token TEXT NOT NULL CHECK (token <> ''),
+  description TEXT NOT NULL,
+  api INTEGER NOT NULL CHECK (api IN (1, 2)),
+  notified_endpoint TEXT,
+  UNIQUE (service, token)
+) STRICT;
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations = {kV1, kV2, kV3, kV4};
 static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

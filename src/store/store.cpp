@@ -37,6 +37,9 @@ enum class Sql : std::size_t {
   set_subscription_state,
   replace_registration,
   count_subscriptions,
+  subscription_by_app,
+  add_app,
+  set_app_notified,
   inbox_insert,
   inbox_find_key,
   inbox_by_id,
@@ -45,6 +48,9 @@ enum class Sql : std::size_t {
   inbox_mark_undelivered,
   inbox_undelivered,
   inbox_undelivered_from,
+  inbox_undelivered_of,
+  inbox_count_undelivered_of,
+  inbox_fail_app_rows,
   inbox_list,
   inbox_prune,
   inbox_stats,
@@ -57,8 +63,21 @@ constexpr std::size_t kSqlCount = static_cast<std::size_t>(Sql::count_);
   "id, name, server, channel_id, endpoint, private_key, public_key, auth_secret, app_server_key, " \
   "created_at, state, changed_at, previous_endpoint"
 
+// A subscription with its UnifiedPush app, if any (columns 13 to 17).
+#define WEBPUSH_SUBSCRIPTION_SELECT                                                                       \
+  "SELECT s.id, s.name, s.server, s.channel_id, s.endpoint, s.private_key, s.public_key, s.auth_secret, " \
+  "s.app_server_key, s.created_at, s.state, s.changed_at, s.previous_endpoint, a.service, a.token, "      \
+  "a.description, a.api, a.notified_endpoint FROM subscriptions s LEFT JOIN unifiedpush_apps a ON "       \
+  "a.subscription_id = s.id "
+
 #define WEBPUSH_INBOX_COLUMNS \
   "id, subscription_id, channel_id, version, received_at, payload, encoding, state, error, delivered_at"
+
+// An inbox row with the bus name of the UnifiedPush app it is for, if any (column 10).
+#define WEBPUSH_INBOX_SELECT                                                                                 \
+  "SELECT i.id, i.subscription_id, i.channel_id, i.version, i.received_at, i.payload, i.encoding, i.state, " \
+  "i.error, i.delivered_at, a.service FROM inbox i LEFT JOIN unifiedpush_apps a ON "                         \
+  "a.subscription_id = i.subscription_id "
 
 constexpr std::string_view sql_text(Sql s) noexcept {
   switch (s) {
@@ -71,13 +90,11 @@ constexpr std::string_view sql_text(Sql s) noexcept {
       return "INSERT INTO subscriptions (" WEBPUSH_SUBSCRIPTION_COLUMNS
              ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
     case Sql::remove_subscription: return "DELETE FROM subscriptions WHERE id = ?1";
-    case Sql::subscription_by_id: return "SELECT " WEBPUSH_SUBSCRIPTION_COLUMNS " FROM subscriptions WHERE id = ?1";
-    case Sql::subscription_by_name: return "SELECT " WEBPUSH_SUBSCRIPTION_COLUMNS " FROM subscriptions WHERE name = ?1";
-    case Sql::subscription_by_channel:
-      return "SELECT " WEBPUSH_SUBSCRIPTION_COLUMNS " FROM subscriptions WHERE channel_id = ?1";
-    case Sql::list_subscriptions: return "SELECT " WEBPUSH_SUBSCRIPTION_COLUMNS " FROM subscriptions ORDER BY id";
-    case Sql::list_subscriptions_of_server:
-      return "SELECT " WEBPUSH_SUBSCRIPTION_COLUMNS " FROM subscriptions WHERE server = ?1 ORDER BY id";
+    case Sql::subscription_by_id: return WEBPUSH_SUBSCRIPTION_SELECT "WHERE s.id = ?1";
+    case Sql::subscription_by_name: return WEBPUSH_SUBSCRIPTION_SELECT "WHERE s.name = ?1";
+    case Sql::subscription_by_channel: return WEBPUSH_SUBSCRIPTION_SELECT "WHERE s.channel_id = ?1";
+    case Sql::list_subscriptions: return WEBPUSH_SUBSCRIPTION_SELECT "ORDER BY s.id";
+    case Sql::list_subscriptions_of_server: return WEBPUSH_SUBSCRIPTION_SELECT "WHERE s.server = ?1 ORDER BY s.id";
     case Sql::set_subscription_state: return "UPDATE subscriptions SET state = ?2 WHERE id = ?1";
     case Sql::replace_registration:
       // The right-hand sides see the row before the update: COALESCE keeps the
@@ -86,26 +103,42 @@ constexpr std::string_view sql_text(Sql s) noexcept {
              "auth_secret = ?6, state = ?7, changed_at = ?8, previous_endpoint = COALESCE(?9, endpoint) "
              "WHERE id = ?1";
     case Sql::count_subscriptions: return "SELECT count(*) FROM subscriptions";
+    case Sql::subscription_by_app: return WEBPUSH_SUBSCRIPTION_SELECT "WHERE a.service = ?1 AND a.token = ?2";
+    case Sql::add_app:
+      return "INSERT INTO unifiedpush_apps (subscription_id, service, token, description, api, notified_endpoint) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    case Sql::set_app_notified: return "UPDATE unifiedpush_apps SET notified_endpoint = ?2 WHERE subscription_id = ?1";
     case Sql::inbox_insert:
       return "INSERT INTO inbox (" WEBPUSH_INBOX_COLUMNS
              ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
              "ON CONFLICT (channel_id, version) DO NOTHING";
     case Sql::inbox_find_key: return "SELECT id FROM inbox WHERE channel_id = ?1 AND version = ?2";
-    case Sql::inbox_by_id: return "SELECT " WEBPUSH_INBOX_COLUMNS " FROM inbox WHERE id = ?1";
+    case Sql::inbox_by_id: return WEBPUSH_INBOX_SELECT "WHERE i.id = ?1";
     case Sql::inbox_mark_delivered:
       return "UPDATE inbox SET state = 'delivered', delivered_at = ?2, error = NULL WHERE id = ?1";
     case Sql::inbox_mark_failed: return "UPDATE inbox SET state = 'failed', error = ?2 WHERE id = ?1";
     case Sql::inbox_mark_undelivered:
       return "UPDATE inbox SET state = 'stored', delivered_at = NULL WHERE id = ?1 AND state = 'delivered'";
-    case Sql::inbox_undelivered:
-      return "SELECT " WEBPUSH_INBOX_COLUMNS " FROM inbox WHERE state = 'stored' ORDER BY received_at, id";
+    case Sql::inbox_undelivered: return WEBPUSH_INBOX_SELECT "WHERE i.state = 'stored' ORDER BY i.received_at, i.id";
     case Sql::inbox_undelivered_from:
-      return "SELECT " WEBPUSH_INBOX_COLUMNS " FROM inbox WHERE state = 'stored' AND id >= ?1 ORDER BY id LIMIT ?2";
+      return WEBPUSH_INBOX_SELECT "WHERE i.state = 'stored' AND i.id >= ?1 ORDER BY i.id LIMIT ?2";
+    case Sql::inbox_undelivered_of:
+      return WEBPUSH_INBOX_SELECT
+          "WHERE i.subscription_id = ?1 AND i.state = 'stored' AND i.id >= ?2 "
+          "ORDER BY i.id LIMIT ?3";
+    case Sql::inbox_fail_app_rows:
+      // Once the subscription is gone nothing would say whose they were: they
+      // would reach the sinks still encrypted.
+      return "UPDATE inbox SET state = 'failed', error = 'the app unregistered before it took this message' "
+             "WHERE subscription_id = ?1 AND state = 'stored' "
+             "AND EXISTS (SELECT 1 FROM unifiedpush_apps WHERE subscription_id = ?1)";
+    case Sql::inbox_count_undelivered_of:
+      return "SELECT count(*) FROM inbox WHERE subscription_id = ?1 AND state = 'stored'";
     case Sql::inbox_list:
       // NULL parameters do not filter; LIMIT -1 is no limit.
-      return "SELECT " WEBPUSH_INBOX_COLUMNS
-             " FROM inbox WHERE (?1 IS NULL OR received_at >= ?1) AND (?2 IS NULL OR subscription_id = ?2) "
-             "AND (?3 IS NULL OR state = ?3) ORDER BY received_at DESC, id DESC LIMIT ?4";
+      return WEBPUSH_INBOX_SELECT
+          "WHERE (?1 IS NULL OR i.received_at >= ?1) AND (?2 IS NULL OR i.subscription_id = ?2) "
+          "AND (?3 IS NULL OR i.state = ?3) ORDER BY i.received_at DESC, i.id DESC LIMIT ?4";
     case Sql::inbox_prune:
       return "DELETE FROM inbox WHERE state IN ('delivered', 'failed') AND (received_at < ?1 OR id NOT IN "
              "(SELECT id FROM inbox WHERE state IN ('delivered', 'failed') "
@@ -117,7 +150,9 @@ constexpr std::string_view sql_text(Sql s) noexcept {
 }
 
 #undef WEBPUSH_SUBSCRIPTION_COLUMNS
+#undef WEBPUSH_SUBSCRIPTION_SELECT
 #undef WEBPUSH_INBOX_COLUMNS
+#undef WEBPUSH_INBOX_SELECT
 
 std::optional<SubscriptionState> parse_subscription_state(std::string_view s) noexcept {
   if (s == "pending") return SubscriptionState::pending;
@@ -239,6 +274,13 @@ struct Store::Impl {
     out.state = *parsed;
     out.changed_at = s.column_optional_int64(11);
     out.previous_endpoint = s.column_optional_text(12);
+    if (auto service = s.column_optional_text(13)) {
+      out.app = AppRegistration{.service = std::move(*service),
+                                .token = s.column_text(14),
+                                .description = s.column_text(15),
+                                .api = static_cast<int>(s.column_int64(16)),
+                                .notified_endpoint = s.column_optional_text(17)};
+    }
     return out;
   }
 
@@ -257,6 +299,7 @@ struct Store::Impl {
     out.state = *parsed;
     out.error = s.column_optional_text(8);
     out.delivered_at = s.column_optional_int64(9);
+    out.app = s.column_optional_text(10);
     return out;
   }
 
@@ -319,6 +362,25 @@ struct Store::Impl {
                                               e.channel_id, e.version));
     }
     return PutResult{false, s.column_int64(0)};
+  }
+
+  // The app row of a new subscription; inside the caller's transaction.
+  Result<void> add_app(std::int64_t id, const AppRegistration& app) {
+    auto clash = one_subscription(stmt(Sql::subscription_by_app).bind(1, app.service).bind(2, app.token));
+    if (!clash) return forward(clash);
+    if (*clash) {
+      return fail(Errc::constraint, fmt::format("{}: app {} already has a subscription for that token ({})",
+                                                path.string(), app.service, (*clash)->name));
+    }
+    Statement& s = stmt(Sql::add_app);
+    ResetGuard reset(s);
+    s.bind(1, id)
+        .bind(2, app.service)
+        .bind(3, app.token)
+        .bind(4, app.description)
+        .bind(5, std::int64_t{app.api})
+        .bind(6, app.notified_endpoint);
+    return s.run();
   }
 
   Result<void> update_one(Sql which, std::int64_t id, auto bind_rest, std::string_view what) {
@@ -608,6 +670,10 @@ Result<std::int64_t> Store::add_subscription(const Subscription& sub) {
   if (auto ok = check_keys(path(), sub.name, sub.private_key, sub.public_key, sub.auth_secret); !ok) {
     return forward(ok);
   }
+  if (sub.app && (sub.app->service.empty() || sub.app->token.empty() || (sub.app->api != 1 && sub.app->api != 2))) {
+    return fail(Errc::invalid_argument,
+                fmt::format("{}: subscription {}: an app needs a bus name, a token and API 1 or 2", file, sub.name));
+  }
   if (sub.app_server_key && sub.app_server_key->size() != kPublicKeySize) {
     return fail(Errc::invalid_argument,
                 fmt::format("{}: subscription {}: application server key must be {} bytes, got {}", file, sub.name,
@@ -647,6 +713,9 @@ Result<std::int64_t> Store::add_subscription(const Subscription& sub) {
     if (auto ok = s.run(); !ok) return forward(ok);
   }
   const std::int64_t id = impl_->db.last_insert_rowid();
+  if (sub.app) {
+    if (auto ok = impl_->add_app(id, *sub.app); !ok) return forward(ok);
+  }
   if (auto ok = txn->commit(); !ok) return forward(ok);
   return id;
 }
@@ -655,6 +724,12 @@ Result<void> Store::remove_subscription(std::int64_t id) {
   if (auto ok = impl_->writable("remove subscription"); !ok) return ok;
   auto txn = Transaction::begin(impl_->db);
   if (!txn) return forward(txn);
+  {
+    Statement& s = impl_->stmt(Sql::inbox_fail_app_rows);
+    ResetGuard reset(s);
+    s.bind(1, id);
+    if (auto ok = s.run(); !ok) return ok;
+  }
   if (auto ok = impl_->update_one(
           Sql::remove_subscription, id, [](Statement&) {}, "remove subscription");
       !ok) {
@@ -734,6 +809,16 @@ Result<std::int64_t> Store::count_subscriptions() {
   auto step = s.step();
   if (!step) return forward(step);
   return s.column_int64(0);
+}
+
+Result<std::optional<Subscription>> Store::find_subscription_by_app(std::string_view service, std::string_view token) {
+  return impl_->one_subscription(impl_->stmt(Sql::subscription_by_app).bind(1, service).bind(2, token));
+}
+
+Result<void> Store::set_app_notified_endpoint(std::int64_t subscription_id, std::string_view endpoint) {
+  if (auto ok = impl_->writable("set app endpoint"); !ok) return ok;
+  return impl_->update_one(
+      Sql::set_app_notified, subscription_id, [&](Statement& s) { s.bind(2, endpoint); }, "set app endpoint");
 }
 
 // ---- inbox -------------------------------------------------------------------
@@ -836,6 +921,24 @@ Result<std::vector<InboxEntry>> Store::list_undelivered_from(std::int64_t first_
     return fail(Errc::invalid_argument, fmt::format("{}: list_undelivered_from: negative limit", path().string()));
   return impl_->all_rows<InboxEntry>(impl_->stmt(Sql::inbox_undelivered_from).bind(1, first_id).bind(2, limit),
                                      &Impl::read_inbox);
+}
+
+Result<std::vector<InboxEntry>> Store::list_undelivered_of(std::int64_t subscription_id, std::int64_t first_id,
+                                                           std::int64_t limit) {
+  if (limit < 0)
+    return fail(Errc::invalid_argument, fmt::format("{}: list_undelivered_of: negative limit", path().string()));
+  Statement& s = impl_->stmt(Sql::inbox_undelivered_of);
+  s.bind(1, subscription_id).bind(2, first_id).bind(3, limit);
+  return impl_->all_rows<InboxEntry>(s, &Impl::read_inbox);
+}
+
+Result<std::int64_t> Store::count_undelivered_of(std::int64_t subscription_id) {
+  Statement& s = impl_->stmt(Sql::inbox_count_undelivered_of);
+  ResetGuard reset(s);
+  s.bind(1, subscription_id);
+  auto step = s.step();
+  if (!step) return forward(step);
+  return s.column_int64(0);
 }
 
 Result<std::vector<InboxEntry>> Store::list_messages(const MessageFilter& filter) {

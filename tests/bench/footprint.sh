@@ -8,28 +8,38 @@
 # prints the same figures for footprint-floor (tests/bench/footprint_floor.cpp):
 # the libraries any such daemon needs, initialised, and nothing else.
 #
-#   tests/bench/footprint.sh [--notify] [BUILD_DIR] [SECONDS]
+#   tests/bench/footprint.sh [--notify] [--unifiedpush] [BUILD_DIR] [SECONDS]
 #
 # BUILD_DIR defaults to build-release (configured with --buildtype=release when
 # missing: the figures are those of what a package ships). --notify configures
 # the notify sink, on a private session bus with a mock notification server
 # (dbus-run-session and python3-dbusmock), so that libnotify and GLib are loaded
-# as on a desktop; without it the daemon runs with --no-notify.
+# as on a desktop; without it the daemon runs with --no-notify. --unifiedpush
+# runs the UnifiedPush distributor on that private bus (GDBus: GLib is loaded)
+# with one app registered (the test suite's fake connector, python3-gi);
+# without it the daemon runs with --no-unifiedpush.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 NOTIFY=0
-if [[ ${1:-} == --notify ]]; then
-  NOTIFY=1
+UNIFIEDPUSH=0
+modes=()
+while [[ ${1:-} == --* ]]; do
+  case $1 in
+    --notify) NOTIFY=1 ;;
+    --unifiedpush) UNIFIEDPUSH=1 ;;
+    *) echo "footprint: unknown option $1" >&2; exit 2 ;;
+  esac
+  modes+=("$1")
   shift
-fi
+done
 BUILD=${1:-build-release}
 IDLE=${2:-60}
 
-if [[ $NOTIFY == 1 && -z ${FOOTPRINT_IN_BUS:-} ]]; then
-  # Re-run inside a private session bus with a notification server on it.
+if [[ ${#modes[@]} -gt 0 && -z ${FOOTPRINT_IN_BUS:-} ]]; then
+  # Re-run inside a private session bus.
   exec dbus-run-session --config-file=tests/unit/sinks/session-bus.conf -- \
-    env FOOTPRINT_IN_BUS=1 "$0" --notify "$BUILD" "$IDLE"
+    env FOOTPRINT_IN_BUS=1 "$0" "${modes[@]}" "$BUILD" "$IDLE"
 fi
 
 if [[ ! -f $BUILD/build.ninja ]]; then
@@ -39,12 +49,16 @@ fi
 echo "footprint: building $BUILD" >&2
 floor_program=tests/bench/footprint-floor  # built with the benchmarks (Google Benchmark found)
 ninja -C "$BUILD" -t targets all | grep -q "^$floor_program:" || floor_program=""
-ninja -C "$BUILD" src/cli/webpushd src/cli/webpushd-run $floor_program >/dev/null
+modules=()
+[[ $UNIFIEDPUSH == 1 ]] && modules+=(src/unifiedpush/webpushd-unifiedpush.so)
+ninja -C "$BUILD" src/cli/webpushd src/cli/webpushd-run $floor_program "${modules[@]}" >/dev/null
 W="$BUILD/src/cli/webpushd"
 # shellcheck source=tests/bench/loopback.sh
 source tests/bench/loopback.sh
 
-run_flags=(--no-notify)
+run_flags=()
+[[ $NOTIFY == 1 ]] || run_flags+=(--no-notify)
+[[ $UNIFIEDPUSH == 1 ]] || run_flags+=(--no-unifiedpush)
 if [[ $NOTIFY == 1 ]]; then
   /usr/bin/python3 -m dbusmock --template notification_daemon >/dev/null 2>&1 &
   mock=$!
@@ -54,7 +68,6 @@ if [[ $NOTIFY == 1 ]]; then
       >/dev/null 2>&1 && break
     sleep 0.05
   done
-  run_flags=()
 fi
 
 start_service
@@ -65,6 +78,25 @@ for i in $(seq 1 20); do
   "$W" --state-dir "$work/ua" subscribe --name "idle-$i" >/dev/null 2>"$work/subscribe.err" ||
     { cat "$work/subscribe.err" >&2; exit 1; }
 done
+if [[ $UNIFIEDPUSH == 1 ]]; then
+  # One app registered through the distributor, its connector running.
+  mkfifo "$work/app.in"
+  python3 tests/integration/unifiedpush/fake_connector.py --name org.example.Idle <"$work/app.in" >"$work/app.out" &
+  app=$!
+  exec 3>"$work/app.in"
+  for _ in $(seq 200); do
+    grep -q '"ready"' "$work/app.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  for _ in $(seq 100); do
+    echo "register idle" >&3
+    sleep 0.1
+    grep -q REGISTRATION_SUCCEEDED "$work/app.out" && break
+  done
+  for _ in $(seq 100); do grep -q '"new_endpoint"' "$work/app.out" && break; sleep 0.05; done
+  grep -q '"new_endpoint"' "$work/app.out" || { echo "footprint: the app was not registered" >&2; exit 1; }
+  trap 'kill ${app:-} ${mock:-} 2>/dev/null || true; cleanup' EXIT
+fi
 [[ $(readlink "/proc/$daemon/exe") == */webpushd-run ]] || echo "footprint: note: the daemon runs in webpushd itself" >&2
 
 runs() { awk '{print $3}' "/proc/$daemon/schedstat"; }
@@ -112,7 +144,8 @@ fi
 
 echo "idle daemon, $(meson introspect --buildoptions "$BUILD" | python3 -c \
   'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))') build," \
-  "notify sink $([[ $NOTIFY == 1 ]] && echo on || echo off), 20 subscriptions, after $IDLE s connected, $(kb Threads \
+  "notify sink $([[ $NOTIFY == 1 ]] && echo on || echo off)," \
+  "UnifiedPush distributor $([[ $UNIFIEDPUSH == 1 ]] && echo "on, 1 app" || echo off), 20 subscriptions, after $IDLE s connected, $(kb Threads \
   "/proc/$daemon/status") thread(s):"
 printf '  %-18s %9s %9s %9s %9s %9s %9s\n' "" VmRSS file anon Pss USS dirty
 row daemon "$d_rss" "$d_file" "$d_anon" "$d_pss" "$d_uss" "$d_dirty"
@@ -133,6 +166,10 @@ for program in webpushd webpushd-run; do
   strip -o "$work/$program.stripped" "$BUILD/src/cli/$program"
   printf '  %-26s %s\n' "$program stripped" "$(stat -c %s "$work/$program.stripped" | awk '{printf "%.2f MB", $1 / 1048576}')"
 done
+[[ -f $BUILD/src/unifiedpush/webpushd-unifiedpush.so ]] &&
+  strip -o "$work/up.so" "$BUILD/src/unifiedpush/webpushd-unifiedpush.so" &&
+  printf '  %-26s %s\n' "webpushd-unifiedpush.so stripped" \
+    "$(stat -c %s "$work/up.so" | awk '{printf "%.2f MB", $1 / 1048576}')"
 [[ -f $BUILD/src/sinks/webpushd-notify.so ]] && strip -o "$work/notify.so" "$BUILD/src/sinks/webpushd-notify.so" &&
   printf '  %-26s %s\n' "webpushd-notify.so stripped" "$(stat -c %s "$work/notify.so" | awk '{printf "%.2f MB", $1 / 1048576}')"
 echo "  wake-ups while idle: $((runs_after - runs_before)) runs on a CPU, $((switches_after - switches_before)) context switches"

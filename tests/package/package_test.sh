@@ -2,8 +2,9 @@
 # The Debian package, built by scripts/package from this source tree: every file
 # the package must ship is in the .deb (the binary, the systemd user unit, both
 # man pages, the three shell completions, the example configuration, the README,
-# and everything else meson installs), the unit is not enabled on install, and
-# the program unpacked from it runs. lintian errors fail scripts/package.
+# the notify and UnifiedPush modules, the D-Bus activation file, and everything
+# else meson installs), the unit is not enabled on install, and the program
+# unpacked from it runs. lintian errors fail scripts/package.
 #
 #   package_test.sh SOURCE_ROOT WORK_DIR
 #
@@ -58,9 +59,14 @@ echo "package: $deb ($(stat -c %s "$deb") bytes)"
 dpkg-deb -c "$deb" | awk '{ print substr($6, 2) }' | sort >"$work/contents.txt"
 in_deb() { grep -qxF "$1" "$work/contents.txt"; }
 
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 required=(
   /usr/bin/webpushd
+  /usr/libexec/webpushd/webpushd-run
+  "/usr/lib/$multiarch/webpushd/webpushd-notify.so"
+  "/usr/lib/$multiarch/webpushd/webpushd-unifiedpush.so"
   /usr/lib/systemd/user/webpushd.service
+  /usr/share/dbus-1/services/org.unifiedpush.Distributor.webpushd.service
   /usr/share/man/man1/webpushd.1.gz
   /usr/share/man/man5/webpushd.toml.5.gz
   /usr/share/bash-completion/completions/webpushd
@@ -118,6 +124,19 @@ if grep -qx 'ExecStart=/usr/bin/webpushd run' "$unit" && ! grep -q '@[A-Z]*@' "$
   ok "the unit starts /usr/bin/webpushd run"
 else
   fail "the unit's ExecStart is not '/usr/bin/webpushd run' or a @VARIABLE@ is left: $(grep -E 'ExecStart|@' "$unit")"
+fi
+
+# The D-Bus activation file names the distributor's bus name, starts the same
+# program and hands the start to the user unit.
+activation=$root/usr/share/dbus-1/services/org.unifiedpush.Distributor.webpushd.service
+if [[ -f $activation ]] &&
+  grep -qx 'Name=org.unifiedpush.Distributor.webpushd' "$activation" &&
+  grep -qx 'Exec=/usr/bin/webpushd run' "$activation" &&
+  grep -qx 'SystemdService=webpushd.service' "$activation" &&
+  ! grep -q '@[A-Z]*@' "$activation"; then
+  ok "the D-Bus activation file starts /usr/bin/webpushd run through webpushd.service"
+else
+  fail "the D-Bus activation file is missing, or its Name/Exec/SystemdService is not as expected or a @VARIABLE@ is left"
 fi
 
 # The user unit is shipped, not enabled: run the package's postinst (configure,

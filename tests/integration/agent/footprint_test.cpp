@@ -49,14 +49,15 @@ class Footprint : public ::testing::Test {
 };
 
 TEST_F(Footprint, RunBecomesTheDaemonProgramWithoutCurlSystemdOrGlib) {
-  DaemonProcess daemon({.state_dir = tmp.path() / "ua", .server = service.ws_url(), .extra_args = {"--no-notify"}});
+  DaemonProcess daemon(
+      {.state_dir = tmp.path() / "ua", .server = service.ws_url(), .extra_args = {"--no-notify", "--no-unifiedpush"}});
   daemon.wait_log("connected to");
   EXPECT_EQ(program_of(daemon.pid()).filename(), "webpushd-run") << "same pid, the lean program";
   const auto libs = libraries_of(daemon.pid());
   ASSERT_TRUE(maps_library(libs, "libcrypto.so")) << "the map was read";
   ASSERT_TRUE(maps_library(libs, "libwebsockets.so"));
   for (const char* absent : {"libcurl", "libsystemd", "libglib-2.0", "libgio-2.0", "libnotify", "libgnutls", "libldap",
-                             "libkrb5", "webpushd-notify"}) {
+                             "libkrb5", "webpushd-notify", "webpushd-unifiedpush"}) {
     EXPECT_FALSE(maps_library(libs, absent)) << absent << " is mapped into the idle daemon";
   }
   EXPECT_EQ(daemon.stop(), 0);
@@ -73,6 +74,23 @@ TEST_F(Footprint, TheNotifyModuleIsLoadedOnlyWhenANotifySinkIsConfigured) {
     GTEST_SKIP() << "this build has no notify sink (-Dnotify=disabled or no libnotify)";
   }
   EXPECT_TRUE(maps_library(libs, "libglib-2.0"));
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
+TEST_F(Footprint, TheUnifiedPushModuleIsLoadedOnlyWhenTheDistributorStarts) {
+  // A session bus address that leads nowhere: the distributor tries (module and GLib loaded) and is unavailable.
+  DaemonProcess daemon({.state_dir = tmp.path() / "ua",
+                        .server = service.ws_url(),
+                        .extra_args = {"--no-notify"},
+                        .env = {"DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/webpushd-test-bus"}});
+  daemon.wait_log("connected to");
+  const auto libs = libraries_of(daemon.pid());
+  if (!maps_library(libs, "webpushd-unifiedpush")) {
+    GTEST_SKIP() << "this build has no UnifiedPush distributor (-Dunifiedpush=disabled or no gio-2.0)";
+  }
+  EXPECT_TRUE(maps_library(libs, "libgio-2.0"));
+  EXPECT_FALSE(maps_library(libs, "webpushd-notify"));
+  EXPECT_NE(daemon.log().find("unifiedpush: cannot connect to the session bus"), std::string::npos) << daemon.log();
   EXPECT_EQ(daemon.stop(), 0);
 }
 

@@ -238,7 +238,8 @@ TEST_F(InboxTest, ListAndMessagesReadBackARealFlow) {
                                                  "changed_at",
                                                  "previous_endpoint",
                                                  "application_server_key",
-                                                 "subscription"};
+                                                 "subscription",
+                                                 "app"};
   const std::vector<std::pair<std::string, std::string>> subscribed = {{"laptop", laptop}, {"phone", phone}};
   std::map<std::string, std::string> channel_of;
   for (std::size_t i = 0; i < subs.size(); ++i) {
@@ -247,6 +248,7 @@ TEST_F(InboxTest, ListAndMessagesReadBackARealFlow) {
     std::set<std::string> fields;
     for (const auto& [k, v] : s.items()) fields.insert(k);
     EXPECT_EQ(fields, expected_fields);
+    EXPECT_TRUE(s["app"].is_null()) << "not a UnifiedPush app's";
     EXPECT_TRUE(s["id"].is_number_integer());
     EXPECT_EQ(s["name"], subscribed[i].first);
     EXPECT_EQ(s["state"], "active");

@@ -295,5 +295,65 @@ TEST_F(DispatcherTest, TheObserverSeesEachMessageOnceEvenWhenASinkCatchesUpLater
   EXPECT_EQ(seen, 3);
 }
 
+// ---- a UnifiedPush app's messages: the forwarder's, never the sinks' ----------------
+
+class DispatcherAppTest : public DispatcherTest {
+ protected:
+  void SetUp() override {
+    store::Subscription app = store::test::sample_subscription(1);
+    app.app = store::AppRegistration{.service = "org.example.Chat", .token = "t"};
+    app_id = store.add_subscription(app).value();
+    app_channel = app.channel_id;
+  }
+  /// Stores an app message and a plain one, alternately, `n` of each; returns them.
+  std::vector<store::InboxEntry> put_mixed(int n) {
+    std::vector<store::InboxEntry> rows;
+    for (int i = 1; i <= n; ++i) {
+      rows.push_back(store::test::sample_message(app_channel, "a" + std::to_string(i), i, app_id));
+      rows.push_back(store::test::sample_message("c", "v" + std::to_string(i), i));
+    }
+    const auto ids = store.inbox_put_batch(rows).value();
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      rows[i].id = ids[i].id;
+      if (rows[i].subscription_id) rows[i].app = "org.example.Chat";
+    }
+    return rows;
+  }
+
+  std::int64_t app_id = 0;
+  std::string app_channel;
+};
+
+TEST_F(DispatcherAppTest, NewAppMessagesGoToTheForwarderAloneAndStayStored) {
+  LimitedSink sink("jsonl");
+  make({&sink});
+  std::vector<std::string> forwarded;
+  dispatcher->set_forwarder([&](const Message& m) { forwarded.push_back(m.version); });
+  int observed = 0;
+  dispatcher->set_observer([&](const sinks::Event&) { ++observed; });
+  const auto rows = put_mixed(3);
+  std::vector<const Message*> pointers;
+  for (const auto& r : rows) pointers.push_back(&r);
+  dispatcher->deliver(pointers);
+  EXPECT_EQ(forwarded, (std::vector<std::string>{"a1", "a2", "a3"}));
+  EXPECT_EQ(sink.versions, numbered(1, 3));
+  EXPECT_EQ(observed, 3);
+  EXPECT_EQ(store.count_undelivered_of(app_id).value(), 3) << "the forwarder marks them, not the dispatcher";
+  EXPECT_EQ(delivered(), 3);
+}
+
+TEST_F(DispatcherAppTest, RedispatchAndCatchUpSkipTheAppsRows) {
+  LimitedSink sink("jsonl", 0);
+  make({&sink});
+  put_mixed(5);
+  ASSERT_TRUE(dispatcher->redispatch_undelivered());  // refuses the first plain one: behind
+  sink.capacity = -1;
+  scheduler.advance(milliseconds(5000));
+  EXPECT_EQ(sink.versions, numbered(1, 5)) << "only the plain rows, in order";
+  EXPECT_TRUE(dispatcher->behind().empty());
+  EXPECT_EQ(store.count_undelivered_of(app_id).value(), 5) << "the app's rows are left for the forwarder";
+  EXPECT_EQ(delivered(), 5);
+}
+
 }  // namespace dispatcher_test
 }  // namespace webpush::daemon

@@ -146,5 +146,57 @@ TEST_F(ReceiverTest, OneTransactionPerBatch) {
   EXPECT_EQ(inbox.stored.size(), 3u);
 }
 
+// ---- a UnifiedPush app's channel: kept encrypted, for the app -----------------
+
+class ReceiverAppTest : public ReceiverTest {
+ protected:
+  void SetUp() override {
+    auto key = crypto::KeyPair::from_private(*base64url_decode(kUaPrivate));
+    ASSERT_TRUE(key);
+    inbox.channels[kChid] = std::make_shared<ChannelKeys>(ChannelKeys{
+        42, "up/org.example.Chat/t", std::move(*key), to_secret(*base64url_decode(kAuth)), "org.example.Chat"});
+  }
+};
+
+TEST_F(ReceiverAppTest, AnAes128gcmBodyIsStoredAsSentAndAcked100) {
+  const auto out = run({note("v1")});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].ack, AckCode::delivered);
+  ASSERT_TRUE(out[0].message);
+  EXPECT_EQ(out[0].message->payload, *base64url_decode(kBody));
+  EXPECT_EQ(out[0].message->app, "org.example.Chat");
+  EXPECT_EQ(out[0].message->encoding, "aes128gcm");
+  EXPECT_FALSE(out[0].message->error);
+  ASSERT_EQ(inbox.stored.size(), 1u);
+}
+
+TEST_F(ReceiverAppTest, AnAesgcmMessageIsRecordedAsFailedAndAcked101) {
+  const auto out = run({note("v1", kBody, "aesgcm")});
+  EXPECT_EQ(out[0].ack, AckCode::decrypt_error);
+  ASSERT_TRUE(out[0].message);
+  EXPECT_FALSE(out[0].message->payload);
+  ASSERT_TRUE(out[0].message->error);
+  EXPECT_NE(out[0].message->error->find("takes aes128gcm only"), std::string::npos) << *out[0].message->error;
+  EXPECT_EQ(inbox.stored.size(), 1u);
+}
+
+TEST_F(ReceiverAppTest, ABodyThatIsNotAes128gcmIsNeverForwarded) {
+  const auto out = run({note("v1", "AAAA"), note("v2", "not base64!")});
+  for (const auto& r : out) {
+    EXPECT_EQ(r.ack, AckCode::decrypt_error);
+    ASSERT_TRUE(r.message);
+    EXPECT_FALSE(r.message->payload);
+    EXPECT_TRUE(r.message->error);
+  }
+}
+
+TEST_F(ReceiverAppTest, APushWithoutDataIsForwardedEmpty) {
+  const auto out = run({note("v1", std::nullopt)});
+  EXPECT_EQ(out[0].ack, AckCode::delivered);
+  ASSERT_TRUE(out[0].message);
+  EXPECT_FALSE(out[0].message->payload);
+  EXPECT_EQ(out[0].message->app, "org.example.Chat");
+}
+
 }  // namespace protocol_receiver_test
 }  // namespace webpush::protocol

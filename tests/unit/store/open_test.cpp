@@ -134,7 +134,7 @@ struct BadFileRow {
   const char* desc;
   std::function<void(const TempDir&)> make;  // leaves a bad webpushd.db in dir.state()
   Errc code;
-  const char* message;  // a part of the message, after the file name
+  std::string message;  // a part of the message, after the file name
 };
 
 void write_db(const TempDir& dir, ByteView bytes) {
@@ -198,7 +198,9 @@ const BadFileRow kBadFiles[] = {
        make_populated_store(dir.state());
        raw_exec(dir.db(), fmt::format("PRAGMA user_version = {}", kSchemaVersion + 1));
      },
-     Errc::newer_schema, " was written by a newer webpushd (schema 4, this version knows 3)"},
+     Errc::newer_schema,
+     fmt::format(" was written by a newer webpushd (schema {}, this version knows {})", kSchemaVersion + 1,
+                 kSchemaVersion)},
 };
 
 TEST(StoreOpen, RefusesBadFilesAndLeavesThemUnchanged) {

@@ -35,6 +35,7 @@ enum class Domain : std::uint8_t {
   event,
   load,
   conformance,
+  unifiedpush,
 };
 
 std::string_view to_string(Domain d) noexcept;

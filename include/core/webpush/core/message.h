@@ -24,6 +24,10 @@ struct Message {
   std::optional<Bytes> payload;      ///< plaintext; null for a push without data or a failure
   std::string encoding;              ///< "aes128gcm", "aesgcm", or "" without data
   std::optional<std::string> error;  ///< why it could not be decrypted
+  /// Set for a UnifiedPush app's subscription: the app's bus name. The payload
+  /// is then the encrypted body, forwarded as is to the app, never to the sinks.
+  /// Derived from the subscription (not kept in the inbox row).
+  std::optional<std::string> app;
 
   bool operator==(const Message&) const = default;
 };

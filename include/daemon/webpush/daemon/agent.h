@@ -100,6 +100,13 @@ class Agent final : public transport::ConnectionListener {
   /// Also told every event once (control-socket watchers).
   void set_event_observer(EventObserver observer) { dispatcher_.set_observer(std::move(observer)); }
   void set_state_observer(StateObserver observer) { state_observer_ = std::move(observer); }
+  /// A UnifiedPush app's new messages go here instead of to the sinks.
+  void set_forwarder(std::function<void(const Message&)> forward) { dispatcher_.set_forwarder(std::move(forward)); }
+  /// Told when a UnifiedPush app's subscription got a new endpoint (after a
+  /// uaid change); a plain subscription's change goes to the sinks instead.
+  void set_endpoint_observer(std::function<void(const store::Subscription&)> observer) {
+    endpoint_observer_ = std::move(observer);
+  }
 
   /// Re-dispatches undelivered inbox rows, then starts connecting. Errors: store,
   /// event::Errc::setup (no timer).
@@ -107,7 +114,10 @@ class Agent final : public transport::ConnectionListener {
   /// Stops: pending inbox work committed, a close frame sent. Safe to call twice.
   void shutdown();
 
-  void subscribe(std::string name, std::optional<Bytes> app_server_key, SubscribeCallback done);
+  /// Registers a new subscription; `app` makes it a UnifiedPush app's (stored
+  /// with it, in the same transaction).
+  void subscribe(std::string name, std::optional<Bytes> app_server_key, SubscribeCallback done,
+                 std::optional<store::AppRegistration> app = std::nullopt);
   void unsubscribe(std::int64_t subscription_id, UnsubscribeCallback done);
   void on_network_change();
 
@@ -124,6 +134,7 @@ class Agent final : public transport::ConnectionListener {
   struct PendingSubscribe {
     std::string name;
     std::optional<Bytes> app_server_key;
+    std::optional<store::AppRegistration> app;
     crypto::KeyPair key;
     SecretBytes auth_secret;
     std::optional<std::int64_t> reregister_id;  // set when replacing a lost registration
@@ -189,6 +200,7 @@ class Agent final : public transport::ConnectionListener {
   std::vector<protocol::Notification> batch_;
   Dispatcher dispatcher_;
   StateObserver state_observer_;
+  std::function<void(const store::Subscription&)> endpoint_observer_;
   protocol::RequestId next_request_ = 1;
   std::map<protocol::RequestId, PendingSubscribe> subscribes_;
   std::map<protocol::RequestId, PendingUnsubscribe> unsubscribes_;

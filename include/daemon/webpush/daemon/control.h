@@ -16,6 +16,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +49,8 @@ class ControlServer {
 
   /// Sends an event to every watcher.
   void broadcast(const sinks::Event& event);
+  /// The "unifiedpush" object of the status (a JSON object's text).
+  void set_unifiedpush_status(std::function<std::string()> status) { unifiedpush_status_ = std::move(status); }
 
  private:
   struct Client;
@@ -69,6 +72,7 @@ class ControlServer {
   Agent* agent_;
   store::Store* store_;
   std::filesystem::path path_;
+  std::function<std::string()> unifiedpush_status_;
   int listen_fd_ = -1;  // owned by listen_watch_
   std::unique_ptr<event::FdWatch> listen_watch_;
   std::map<int, std::unique_ptr<Client>> clients_;

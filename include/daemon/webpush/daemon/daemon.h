@@ -19,6 +19,7 @@
 #include "webpush/core/clock.h"
 #include "webpush/core/error.h"
 #include "webpush/daemon/agent.h"
+#include "webpush/daemon/distributor_host.h"
 #include "webpush/store/store.h"
 #include "webpush/transport/connection.h"
 #include "webpush/transport/ws_client.h"
@@ -38,6 +39,7 @@ struct DaemonConfig {
   AgentOptions agent;
   transport::ClientOptions client;
   SinkConfig sinks;
+  UnifiedPushConfig unifiedpush;
   store::RetentionPolicy retention;
   std::string log_level;  ///< empty: leave as configured
   /// After a stop, how long the loop goes on so the close frame can go out.
@@ -61,6 +63,9 @@ struct DaemonSeams {
   /// Gives the heap's free pages back to the system (malloc_trim): once, when
   /// the first connection is up and start-up's temporary allocations are freed.
   std::function<void()> release_memory;
+  /// The session bus for the UnifiedPush distributor (a fake in tests); null:
+  /// the real one, when a session bus is present.
+  BusFactory bus;
 };
 
 class Daemon {
@@ -93,6 +98,7 @@ class Daemon {
   void prune();
   void notify(const std::string& line);
   void release_startup_memory();
+  void start_unifiedpush();
 
   std::unique_ptr<Parts> parts_;
 };

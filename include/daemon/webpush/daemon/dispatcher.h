@@ -9,6 +9,9 @@
 // took, backing off while it keeps refusing — until it has caught up. A message
 // is marked delivered once no sink is owed it.
 //
+// A UnifiedPush app's messages (Message::app) are not the sinks': they go to
+// the forwarder, which marks them itself, and are skipped when reading back.
+//
 // So a flood costs memory for one batch and each sink's own queue, however long
 // it lasts; a sink that fell behind gets every message once and in order; and
 // the other sinks are not held up by it.
@@ -63,6 +66,10 @@ class Dispatcher {
   /// Also told every message and event once, as it is first handed over
   /// (control-socket watchers); not told again when a sink catches up.
   void set_observer(EventObserver observer) { observer_ = std::move(observer); }
+  /// Where a UnifiedPush app's new messages go (Message::app set): they are
+  /// never offered to the sinks or the observer, nor marked here. Without a
+  /// forwarder they wait in the inbox.
+  void set_forwarder(std::function<void(const Message&)> forward) { forward_ = std::move(forward); }
 
   /// Messages just stored (ascending ids, subscription names filled in): each
   /// goes to every sink that is not behind, and is marked delivered when every
@@ -118,6 +125,7 @@ class Dispatcher {
   DispatcherOptions options_;
   std::vector<Lane> lanes_;
   EventObserver observer_;
+  std::function<void(const Message&)> forward_;
   std::unique_ptr<event::ScheduledTimer> retry_;  // made when first needed
   bool retry_armed_ = false;
   bool stopped_ = false;

@@ -4,6 +4,8 @@
 //   unknown channel                 → ack 102, nothing stored
 //   (channel, version) already kept → ack 102, no second dispatch
 //   decrypts (or carries no data)   → stored, ack 100, dispatch
+//   for a UnifiedPush app: aes128gcm → stored encrypted, ack 100, forwarded
+//                          aesgcm    → stored as failed, ack 101 (cannot be forwarded)
 //   does not decrypt / bad base64   → stored as failed with its error, ack 101
 //   the store fails                 → NO ack (the service will redeliver)
 //
@@ -36,6 +38,10 @@ struct ChannelKeys {
   std::string subscription_name;
   crypto::KeyPair key;
   SecretBytes auth_secret;
+  /// Set for a UnifiedPush app's subscription (its bus name): the message is
+  /// not decrypted but kept as the app server sent it (aes128gcm only), for the
+  /// app, which holds its own keys.
+  std::optional<std::string> app;
 };
 
 class InboxPort {

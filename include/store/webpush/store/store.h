@@ -52,7 +52,7 @@
 namespace webpush::store {
 
 /// The schema version this build writes (PRAGMA user_version).
-inline constexpr std::int64_t kSchemaVersion = 3;
+inline constexpr std::int64_t kSchemaVersion = 4;
 /// PRAGMA application_id of a webpushd database ("wpud").
 inline constexpr std::int64_t kApplicationId = 0x77707564;
 inline constexpr std::string_view kDatabaseFileName = "webpushd.db";
@@ -90,6 +90,19 @@ enum class SubscriptionState : std::uint8_t {
   needs_resubscribe,  ///< the endpoint changed or was dropped: the app server must be told
 };
 
+/// The UnifiedPush app a subscription belongs to (docs/unifiedpush.md): its
+/// messages are forwarded to the app's connector, encrypted, not to the sinks.
+struct AppRegistration {
+  std::string service;      ///< the app's D-Bus bus name
+  std::string token;        ///< the app's id for this registration; unique with `service`
+  std::string description;  ///< free text the app gave
+  int api = 2;              ///< 1: Connector1, 2: Connector2
+  /// The endpoint the app was last told (NewEndpoint); null before it took one.
+  std::optional<std::string> notified_endpoint;
+
+  bool operator==(const AppRegistration&) const = default;
+};
+
 struct Subscription {
   std::int64_t id = 0;  ///< assigned by add_subscription(); ignored on input
   std::string name;     ///< unique, chosen by the user
@@ -104,6 +117,7 @@ struct Subscription {
   SubscriptionState state = SubscriptionState::pending;
   std::optional<std::int64_t> changed_at;        ///< when the registration was last replaced
   std::optional<std::string> previous_endpoint;  ///< the endpoint before the last replacement
+  std::optional<AppRegistration> app;            ///< set for a UnifiedPush app's subscription
 
   bool operator==(const Subscription&) const = default;
 };
@@ -209,7 +223,8 @@ class Store {
   /// is already used).
   Result<std::int64_t> add_subscription(const Subscription& sub);
   /// Deletes the subscription; its inbox rows stay (subscription_id becomes null)
-  /// until pruned. Errors: not_found.
+  /// until pruned. A UnifiedPush app's rows not yet forwarded become `failed`
+  /// (they are encrypted for the app alone). Errors: not_found.
   Result<void> remove_subscription(std::int64_t id);
   Result<std::optional<Subscription>> find_subscription_by_id(std::int64_t id);
   Result<std::optional<Subscription>> find_subscription_by_name(std::string_view name);
@@ -221,6 +236,10 @@ class Store {
   /// Errors: not_found, invalid_argument, constraint (channel ID used elsewhere).
   Result<void> replace_registration(std::int64_t id, const Reregistration& reg);
   Result<std::int64_t> count_subscriptions();
+  /// The subscription of a UnifiedPush app's registration, if any.
+  Result<std::optional<Subscription>> find_subscription_by_app(std::string_view service, std::string_view token);
+  /// Records the endpoint the app was told. Errors: not_found (no app registration with that id).
+  Result<void> set_app_notified_endpoint(std::int64_t subscription_id, std::string_view endpoint);
 
   // ---- inbox ---------------------------------------------------------------
 
@@ -259,6 +278,12 @@ class Store {
   /// `limit`: a sink catching up reads its backlog a batch at a time.
   /// Errors: invalid_argument (negative limit).
   Result<std::vector<InboxEntry>> list_undelivered_from(std::int64_t first_id, std::int64_t limit);
+  /// Rows of one subscription still `stored` with id >= first_id, in id order,
+  /// at most `limit`: a UnifiedPush app's queue. Errors: invalid_argument.
+  Result<std::vector<InboxEntry>> list_undelivered_of(std::int64_t subscription_id, std::int64_t first_id,
+                                                      std::int64_t limit);
+  /// How many rows of one subscription are still `stored`.
+  Result<std::int64_t> count_undelivered_of(std::int64_t subscription_id);
   /// The newest matches (at most filter.limit), returned oldest first.
   Result<std::vector<InboxEntry>> list_messages(const MessageFilter& filter = {});
   /// Deletes delivered and failed rows received before now - max_age, and those
