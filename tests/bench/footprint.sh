@@ -81,7 +81,7 @@ done
 if [[ $UNIFIEDPUSH == 1 ]]; then
   # One app registered through the distributor, its connector running.
   mkfifo "$work/app.in"
-  python3 tests/integration/unifiedpush/fake_connector.py --name org.example.Idle <"$work/app.in" >"$work/app.out" &
+  /usr/bin/python3 tests/integration/unifiedpush/fake_connector.py --name org.example.Idle <"$work/app.in" >"$work/app.out" &
   app=$!
   exec 3>"$work/app.in"
   for _ in $(seq 200); do

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The UnifiedPush distributor's round trip: POST to the push service -> Message on the app's connector.
 
 On loopback, on a private session bus (dbus-daemon), with nothing shared with the
@@ -16,6 +16,7 @@ Prints p50, p90, p99 and max in milliseconds. Needs dbus-daemon, python3-gi and
 python3-cryptography.
 """
 
+# Debian's python3 (python3-gi, python3-cryptography), as the tests use.
 import argparse
 import base64
 import json
@@ -93,8 +94,9 @@ def percentile(sorted_ms, p):
 
 def measure(webpushd, work, count):
     env = dict(os.environ)
-    bus = start(["dbus-daemon", "--session", "--nofork", "--print-address=1",
-                 "--config-file=" + os.path.join(ROOT, "tests/unit/sinks/session-bus.conf")])
+    bus = start(["dbus-daemon", "--nofork", "--print-address=1",
+                 "--config-file=" + os.path.join(ROOT, "tests/unit/sinks/session-bus.conf")],
+                stderr=subprocess.DEVNULL)
     procs = [bus]
     try:
         env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
