@@ -19,6 +19,7 @@ std::string_view to_string(Domain d) noexcept {
     case Domain::load: return "load";
     case Domain::conformance: return "conformance";
     case Domain::unifiedpush: return "unifiedpush";
+    case Domain::fcm: return "fcm";
   }
   return "unknown";
 }

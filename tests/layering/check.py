@@ -20,6 +20,7 @@ ALLOWED = {
     "core": {"core"},
     "crypto": {"core", "crypto"},
     "protocol": {"core", "crypto", "protocol"},
+    "fcm": {"core", "fcm"},
     "event": {"core", "event"},
     "sqlite": {"core", "sqlite"},
     "store": {"core", "event", "sqlite", "store"},

@@ -36,6 +36,7 @@ enum class Domain : std::uint8_t {
   load,
   conformance,
   unifiedpush,
+  fcm,
 };
 
 std::string_view to_string(Domain d) noexcept;
