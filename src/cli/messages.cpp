@@ -277,14 +277,10 @@ bool write_json_lines(const std::vector<store::InboxEntry>& rows, const std::map
   // Whole lines in chunks: a reader of a pipe sees complete lines without a write per message.
   std::string chunk;
   for (const auto& e : rows) {
-    std::string line = sinks::to_json_line(to_event(e, label(e, names)));
-    if (e.app) {
-      // A UnifiedPush app's message (its payload is the encrypted body): which app. Other
-      // lines stay exactly what the JSON-lines sink wrote.
-      line.pop_back();
-      line += ",\"app\":" + nlohmann::json(*e.app).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "}";
-    }
-    chunk += line;
+    const sinks::Event event = to_event(e, label(e, names));
+    // A UnifiedPush app's message (its payload is the encrypted body) says which app. Other
+    // lines stay exactly what the JSON-lines sink wrote.
+    chunk += e.app ? sinks::to_json_line(event, {{"app", *e.app}}) : sinks::to_json_line(event);
     chunk += '\n';
     if (chunk.size() >= 64 * 1024) {
       ok = ok && write_stdout(chunk);

@@ -38,7 +38,7 @@ ordered_json subscription_object(const store::Subscription& s) {
 
 }  // namespace
 
-std::string status_json(const AgentStatus& s, store::Store& store) {
+ordered_json status_json(const AgentStatus& s, store::Store& store) {
   ordered_json j;
   j["state"] = std::string(protocol::to_string(s.state));
   j["connected"] = s.state == protocol::SessionState::ready;
@@ -62,7 +62,7 @@ std::string status_json(const AgentStatus& s, store::Store& store) {
   if (auto stats = store.inbox_stats()) {
     j["inbox"] = {{"stored", stats->stored}, {"delivered", stats->delivered}, {"failed", stats->failed}};
   }
-  return j.dump();
+  return j;
 }
 
 struct ControlServer::Client {
@@ -239,13 +239,9 @@ void ControlServer::handle_line(int id, const std::string& line) {
 }
 
 void ControlServer::cmd_status(int id) {
-  std::string status = status_json(agent_->status(), *store_);
-  if (unifiedpush_status_) {
-    // status_json() is an object: the distributor's goes in as its last member.
-    status.pop_back();
-    status += ",\"unifiedpush\":" + unifiedpush_status_() + "}";
-  }
-  reply(id, "{\"ok\":true,\"status\":" + status + "}");
+  ordered_json status = status_json(agent_->status(), *store_);
+  if (unifiedpush_status_) status["unifiedpush"] = unifiedpush_status_();
+  reply(id, ordered_json{{"ok", true}, {"status", std::move(status)}}.dump());
 }
 
 void ControlServer::cmd_list(int id) {

@@ -101,7 +101,7 @@ UnifiedPushStatus DistributorHost::status() {
   return out;
 }
 
-std::string DistributorHost::status_json() {
+nlohmann::ordered_json DistributorHost::status_json() {
   const UnifiedPushStatus s = status();
   nlohmann::ordered_json j;
   j["state"] = s.state;
@@ -117,7 +117,7 @@ std::string DistributorHost::status_json() {
                          {"forwarded", a.forwarded},
                          {"last_error", a.last_error ? nlohmann::ordered_json(*a.last_error) : nullptr}});
   }
-  return j.dump();
+  return j;
 }
 
 }  // namespace webpush::daemon

@@ -1,5 +1,8 @@
 #include "webpush/protocol/receiver.h"
 
+#include <optional>
+#include <string>
+
 #include <fmt/format.h>
 
 #include "webpush/core/base64url.h"
@@ -61,6 +64,16 @@ Message new_message(const Notification& n, const ChannelKeys& keys, std::int64_t
   return m;
 }
 
+// The bytes of the notification's data, or nullopt with m.error saying why not.
+std::optional<Bytes> decode_data(Message& m, const std::string& data) {
+  auto body = base64url_decode(data);
+  if (!body) {
+    m.error = fmt::format("data is not base64url: {}", body.error().message());
+    return std::nullopt;
+  }
+  return std::move(*body);
+}
+
 // For a UnifiedPush app: keeps the body as it is, for the app to decrypt, when
 // it is an aes128gcm body (its parameters are all in the body); anything else
 // cannot be forwarded and is recorded as failed.
@@ -74,11 +87,8 @@ AckCode keep_encrypted(Message& m, const Notification& n) {
         m.encoding.empty() ? "without Content-Encoding" : m.encoding);
     return AckCode::decrypt_error;
   }
-  auto body = base64url_decode(*n.data);
-  if (!body) {
-    m.error = fmt::format("data is not base64url: {}", body.error().message());
-    return AckCode::decrypt_error;
-  }
+  auto body = decode_data(m, *n.data);
+  if (!body) return AckCode::decrypt_error;
   if (auto header = crypto::parse_aes128gcm_header(*body); !header) {
     m.error = fmt::format("not an aes128gcm body: {}", header.error().message());
     return AckCode::decrypt_error;
@@ -96,11 +106,8 @@ AckCode decrypt_into(Message& m, const Notification& n, const ChannelKeys& keys)
     return AckCode::decrypt_error;
   }
   m.encoding = n.headers->encoding;
-  auto body = base64url_decode(*n.data);
-  if (!body) {
-    m.error = fmt::format("data is not base64url: {}", body.error().message());
-    return AckCode::decrypt_error;
-  }
+  auto body = decode_data(m, *n.data);
+  if (!body) return AckCode::decrypt_error;
   auto plain = crypto::decrypt_push({.encoding = n.headers->encoding,
                                      .encryption = n.headers->encryption,
                                      .crypto_key = n.headers->crypto_key,

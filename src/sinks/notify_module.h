@@ -5,16 +5,15 @@
 
 #include <memory>
 
+#include "webpush/event/module_loader.h"
 #include "webpush/sinks/notify.h"
 #include "webpushd_version.h"
 
 namespace webpush::sinks::detail {
 
-/// The module's entry point, found with dlsym(kNotifyModuleEntry). `abi` is the
-/// loader's kNotifyModuleAbi (the version): a module of another build refuses (its types may
-/// differ) and says so in *out.
-using NotifyModuleEntry = void (*)(const char* abi, event::EventLoop& loop, NotifyOptions options,
-                                   Result<std::unique_ptr<Sink>>* out);
+/// The module's entry point, found with dlsym(kNotifyModuleEntry); its `abi`
+/// is the loader's kNotifyModuleAbi (the version).
+using NotifyModuleEntry = event::ModuleFactory<NotifyOptions, Sink>;
 inline constexpr const char* kNotifyModuleEntry = "webpushd_notify_sink_create";
 inline constexpr const char* kNotifyModuleAbi = WEBPUSHD_VERSION;
 

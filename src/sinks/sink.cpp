@@ -27,12 +27,14 @@ std::string rfc3339(std::int64_t unix_ms) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
 }
 
-namespace {}  // namespace
+namespace {
 
-std::string to_json_line(const Event& event) {
-  using nlohmann::ordered_json;
+using nlohmann::ordered_json;
+
+// The members of the event's JSON line, in the documented order.
+ordered_json to_json_object(const Event& event) {
   return std::visit(
-      [](const auto& e) -> std::string {
+      [](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         ordered_json j;
         if constexpr (std::is_same_v<T, MessageEvent>) {
@@ -61,9 +63,23 @@ std::string to_json_line(const Event& event) {
           auto sub = ordered_json::parse(e.new_subscription_json, nullptr, false);
           if (!sub.is_discarded()) j["new_subscription"] = std::move(sub);
         }
-        return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        return j;
       },
       event);
+}
+
+std::string dump_line(const ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string to_json_line(const Event& event) { return dump_line(to_json_object(event)); }
+
+std::string to_json_line(const Event& event, const nlohmann::ordered_json& extra) {
+  ordered_json j = to_json_object(event);
+  for (const auto& [key, value] : extra.items()) j[key] = value;
+  return dump_line(j);
 }
 
 Event event_of(const Message& m) {

@@ -1,19 +1,16 @@
 // Finds the session bus and opens the bus module (bus_module.h) the first time
 // the distributor starts. The module stays loaded: GLib cannot be unloaded.
-#include <dlfcn.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <optional>
 #include <string>
-#include <system_error>
-#include <vector>
 
 #include <fmt/format.h>
 
 #include "bus_module.h"
 #include "internal.h"
+#include "webpush/event/module_loader.h"
 
 namespace webpush::unifiedpush {
 
@@ -54,41 +51,21 @@ Result<std::string> session_address(const BusOptions& options) {
               "socket)");
 }
 
-// Where the module may be, first match wins: this build's tree (tests and
-// programs run from it), beside an install unpacked anywhere (../<libdir>/webpushd
-// relative to the program), and where this build installs it.
-std::vector<std::filesystem::path> module_candidates() {
-  std::vector<std::filesystem::path> out{WEBPUSHD_UNIFIEDPUSH_MODULE_BUILD};
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) out.push_back(self.parent_path().parent_path() / WEBPUSHD_UNIFIEDPUSH_MODULE_RELATIVE);
-  out.emplace_back(WEBPUSHD_UNIFIEDPUSH_MODULE_INSTALLED);
-  return out;
-}
-
+// Loaded once, when the distributor first starts, and kept.
 Result<detail::BusModuleEntry> load_module() {
   static detail::BusModuleEntry entry = nullptr;
   if (entry != nullptr) return entry;
-  std::string tried;
-  for (const auto& path : module_candidates()) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-      tried += (tried.empty() ? "" : ", ") + path.string();
-      continue;
-    }
-    void* module = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (module == nullptr) {
-      const char* why = ::dlerror();
-      return fail(Errc::unavailable, fmt::format("unifiedpush: cannot load {}", why != nullptr ? why : path.string()));
-    }
-    entry = reinterpret_cast<detail::BusModuleEntry>(::dlsym(module, detail::kBusModuleEntry));
-    if (entry == nullptr) {
-      return fail(Errc::unavailable, fmt::format("unifiedpush: {} is not the UnifiedPush bus module", path.string()));
-    }
-    detail::log().debug("unifiedpush: loaded {}", path.string());
-    return entry;
-  }
-  return fail(Errc::unavailable, fmt::format("unifiedpush: the D-Bus module is not installed (looked for {})", tried));
+  auto module = event::load_module({.owner = "unifiedpush",
+                                    .description = "the D-Bus module",
+                                    .build_path = WEBPUSHD_UNIFIEDPUSH_MODULE_BUILD,
+                                    .relative_path = WEBPUSHD_UNIFIEDPUSH_MODULE_RELATIVE,
+                                    .installed_path = WEBPUSHD_UNIFIEDPUSH_MODULE_INSTALLED,
+                                    .entry = detail::kBusModuleEntry});
+  if (!module) return fail(Errc::unavailable, module.error().message());
+  detail::log().debug("loaded {}", module->path().string());
+  entry = module->entry<detail::BusModuleEntry>();
+  module->keep_loaded();
+  return entry;
 }
 
 }  // namespace

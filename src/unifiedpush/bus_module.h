@@ -6,18 +6,17 @@
 
 #include <memory>
 
+#include "webpush/event/module_loader.h"
 #include "webpush/unifiedpush/bus.h"
 #include "webpushd_version.h"
 
 namespace webpush::unifiedpush::detail {
 
-/// The module's entry point, found with dlsym(kBusModuleEntry). `abi` is the
-/// loader's kBusModuleAbi (the version): a module of another build refuses (its
-/// types may differ) and says so in *out. `options.address` is the session
+/// The module's entry point, found with dlsym(kBusModuleEntry); its `abi` is
+/// the loader's kBusModuleAbi (the version). `options.address` is the session
 /// bus's address, already resolved (never empty). On success *out holds a Bus
 /// that is connecting; it owns everything GLib gives it.
-using BusModuleEntry = void (*)(const char* abi, event::EventLoop& loop, BusOptions options,
-                                Result<std::unique_ptr<Bus>>* out);
+using BusModuleEntry = event::ModuleFactory<BusOptions, Bus>;
 inline constexpr const char* kBusModuleEntry = "webpushd_unifiedpush_bus_create";
 inline constexpr const char* kBusModuleAbi = WEBPUSHD_VERSION;
 

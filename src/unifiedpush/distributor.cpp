@@ -67,7 +67,7 @@ Result<void> Distributor::start() {
   }
   if (auto ok = bus_->start(*this); !ok) return ok;
   started_ = true;
-  if (!lanes_.empty()) detail::log().info("unifiedpush: {} app registration(s)", lanes_.size());
+  if (!lanes_.empty()) detail::log().info("{} app registration(s)", lanes_.size());
   for (auto& [id, lane] : lanes_) pump(*lane);
   return {};
 }
@@ -94,7 +94,7 @@ void Distributor::add_lane(const store::Subscription& sub) {
   if (timer) {
     lane->retry = std::move(*timer);
   } else {
-    detail::log().error("unifiedpush: no retry timer for {}: {}", sub.name, timer.error().message());
+    detail::log().error("no retry timer for {}: {}", sub.name, timer.error().message());
   }
   lanes_[id] = std::move(lane);
 }
@@ -144,8 +144,7 @@ std::vector<AppStatus> Distributor::apps() {
 void Distributor::on_register(RegisterCall call, std::function<void(RegisterOutcome)> reply) {
   auto reg = validate(call);
   if (!reg) {
-    detail::log().warn("unifiedpush: registration from {} refused: {}", printable_prefix(call.sender, 64),
-                       reg.error().message());
+    detail::log().warn("registration from {} refused: {}", printable_prefix(call.sender, 64), reg.error().message());
     reply(failed(FailReason::internal_error, reg.error().message()));
     return;
   }
@@ -156,7 +155,7 @@ void Distributor::on_register(RegisterCall call, std::function<void(RegisterOutc
   }
   if (*known) {
     // Registered before: the same endpoint, told again.
-    detail::log().info("unifiedpush: {} registered again ({})", reg->service, (*known)->name);
+    detail::log().info("{} registered again ({})", reg->service, (*known)->name);
     if (find_lane((*known)->id) == nullptr) add_lane(**known);
     Lane& lane = *find_lane((*known)->id);
     lane.endpoint_owed = true;
@@ -183,11 +182,11 @@ void Distributor::on_subscribed(const Registration& reg, Result<store::Subscript
   registering_.erase({reg.service, reg.token});
   if (!sub) {
     const bool network = sub.error().is(Errc::timeout);
-    detail::log().warn("unifiedpush: cannot register {}: {}", reg.service, sub.error().message());
+    detail::log().warn("cannot register {}: {}", reg.service, sub.error().message());
     reply(failed(network ? FailReason::network : FailReason::internal_error, sub.error().message()));
     return;
   }
-  detail::log().info("unifiedpush: {} registered as {}", reg.service, sub->name);
+  detail::log().info("{} registered as {}", reg.service, sub->name);
   add_lane(*sub);
   reply({true, FailReason::internal_error, ""});
   pump(*find_lane(sub->id));
@@ -195,7 +194,7 @@ void Distributor::on_subscribed(const Registration& reg, Result<store::Subscript
 
 void Distributor::on_unregister(UnregisterCall call) {
   if (auto ok = validate_token(call.token); !ok) {
-    detail::log().warn("unifiedpush: unregistration refused: {}", ok.error().message());
+    detail::log().warn("unregistration refused: {}", ok.error().message());
     return;
   }
   std::vector<Lane*> matches;
@@ -203,7 +202,7 @@ void Distributor::on_unregister(UnregisterCall call) {
     if (lane->sub.app->token == call.token) matches.push_back(lane.get());
   }
   if (matches.size() != 1) {
-    detail::log().warn("unifiedpush: unregistration from {}: {} registrations have that token; none removed",
+    detail::log().warn("unregistration from {}: {} registrations have that token; none removed",
                        printable_prefix(call.sender, 64), matches.size());
     return;
   }
@@ -217,19 +216,17 @@ void Distributor::on_unregister(UnregisterCall call) {
 void Distributor::on_unsubscribed(std::int64_t id, const AppAddress& app, const Result<void>& outcome) {
   auto still = store_->find_subscription_by_id(id);
   if (still && *still) {
-    detail::log().error("unifiedpush: cannot unregister {}: {}", app.service,
+    detail::log().error("cannot unregister {}: {}", app.service,
                         outcome ? std::string("the subscription is still stored") : outcome.error().message());
     return;
   }
   if (!outcome)
-    detail::log().warn("unifiedpush: the push service did not confirm the unregistration: {}",
-                       outcome.error().message());
+    detail::log().warn("the push service did not confirm the unregistration: {}", outcome.error().message());
   lanes_.erase(id);
-  detail::log().info("unifiedpush: {} unregistered", app.service);
+  detail::log().info("{} unregistered", app.service);
   if (stopped_) return;
   bus_->unregistered(app, [service = app.service](Result<void> told) {
-    if (!told)
-      detail::log().warn("unifiedpush: cannot tell {} it is unregistered: {}", service, told.error().message());
+    if (!told) detail::log().warn("cannot tell {} it is unregistered: {}", service, told.error().message());
   });
 }
 
@@ -269,13 +266,13 @@ void Distributor::on_endpoint_done(std::int64_t lane_id, const std::string& endp
   Lane* lane = settle(lane_id, outcome);
   if (lane == nullptr) return;
   if (auto ok = store_->set_app_notified_endpoint(lane_id, endpoint); !ok) {
-    detail::log().warn("unifiedpush: cannot record that {} has its endpoint: {}", lane->sub.name, ok.error().message());
+    detail::log().warn("cannot record that {} has its endpoint: {}", lane->sub.name, ok.error().message());
   }
   lane->sub.app->notified_endpoint = endpoint;
   if (lane->sub.endpoint == endpoint) lane->endpoint_owed = false;
   lane->delay = options_.first_retry;
   lane->last_error.reset();
-  detail::log().debug("unifiedpush: {} has its endpoint", lane->sub.name);
+  detail::log().debug("{} has its endpoint", lane->sub.name);
   pump(*lane);
 }
 
@@ -283,17 +280,17 @@ std::optional<store::InboxEntry> Distributor::next_message(Lane& lane) {
   for (;;) {
     auto rows = store_->list_undelivered_of(lane.sub.id, lane.next_id, 1);
     if (!rows) {
-      detail::log().error("unifiedpush: cannot read the messages for {}: {}", lane.sub.name, rows.error().message());
+      detail::log().error("cannot read the messages for {}: {}", lane.sub.name, rows.error().message());
       return std::nullopt;
     }
     if (rows->empty()) return std::nullopt;
     store::InboxEntry& m = rows->front();
     const std::int64_t oldest = clock_->now().wall_ms - options_.max_age.count();
     if (m.received_at >= oldest) return std::move(m);
-    detail::log().warn("unifiedpush: dropping message {} for {}: not taken within {} days", m.version,
-                       lane.sub.app->service, std::chrono::duration_cast<std::chrono::days>(options_.max_age).count());
+    detail::log().warn("dropping message {} for {}: not taken within {} days", m.version, lane.sub.app->service,
+                       std::chrono::duration_cast<std::chrono::days>(options_.max_age).count());
     if (auto ok = store_->mark_failed(m.id, "dropped: the app did not take it within the retention age"); !ok) {
-      detail::log().error("unifiedpush: cannot mark message {} failed: {}", m.version, ok.error().message());
+      detail::log().error("cannot mark message {} failed: {}", m.version, ok.error().message());
       return std::nullopt;
     }
     lane.next_id = m.id + 1;
@@ -315,7 +312,7 @@ void Distributor::on_message_done(std::int64_t lane_id, std::int64_t message_id,
   if (lane == nullptr) return;
   if (auto ok = store_->mark_delivered(message_id, clock_->now().wall_ms); !ok) {
     // Forwarded again at the next start: at least once.
-    detail::log().error("unifiedpush: cannot mark message {} delivered: {}", message_id, ok.error().message());
+    detail::log().error("cannot mark message {} delivered: {}", message_id, ok.error().message());
   }
   lane->next_id = message_id + 1;
   ++lane->forwarded;
@@ -328,9 +325,9 @@ void Distributor::retry_later(Lane& lane, const Error& why) {
   const bool news = lane.last_error != why.message();
   lane.last_error = why.message();
   if (news) {
-    detail::log().warn("unifiedpush: {} cannot be reached: {}; retrying", lane.sub.app->service, why.message());
+    detail::log().warn("{} cannot be reached: {}; retrying", lane.sub.app->service, why.message());
   } else {
-    detail::log().debug("unifiedpush: {} still cannot be reached: {}", lane.sub.app->service, why.message());
+    detail::log().debug("{} still cannot be reached: {}", lane.sub.app->service, why.message());
   }
   if (stopped_ || !lane.retry) return;
   lane.waiting = true;

@@ -356,7 +356,7 @@ void GdbusBus::on_connected(GObject* /*source*/, GAsyncResult* res, gpointer box
       alive->bus->connected(conn);
     }
   } catch (const std::exception& e) {
-    detail::log().error("unifiedpush: connecting to the session bus failed: {}", e.what());
+    detail::log().error("connecting to the session bus failed: {}", e.what());
   }
 }
 
@@ -366,7 +366,7 @@ void GdbusBus::connected(GDBusConnection* conn) {
   // A connection from g_dbus_connection_new_for_address does not exit the process when it closes.
   closed_handler_ = g_signal_connect_data(conn_, "closed", to_gcallback(&GdbusBus::on_closed), weak_box(alive_),
                                           &free_weak_box_closure, static_cast<GConnectFlags>(0));
-  detail::log().debug("unifiedpush: connected to the session bus as {}", g_dbus_connection_get_unique_name(conn_));
+  detail::log().debug("connected to the session bus as {}", g_dbus_connection_get_unique_name(conn_));
   if (api_ != nullptr) {
     if (auto ok = serve(); !ok) {
       detail::log().warn("{}; not serving", ok.error().message());
@@ -395,7 +395,7 @@ void GdbusBus::on_closed(GDBusConnection* /*conn*/, gboolean /*remote_vanished*/
   try {
     bus->connection_closed(error != nullptr ? printable_prefix(error->message, kQuoted) : "closed");
   } catch (const std::exception& e) {
-    detail::log().error("unifiedpush: handling the end of the bus connection failed: {}", e.what());
+    detail::log().error("handling the end of the bus connection failed: {}", e.what());
   }
 }
 
@@ -436,7 +436,7 @@ void GdbusBus::on_name_acquired(GDBusConnection* /*conn*/, const gchar* name, gp
   GdbusBus* bus = bus_of(box);
   if (bus == nullptr) return;
   try {
-    detail::log().info("unifiedpush: serving {} on the session bus", name);
+    detail::log().info("serving {} on the session bus", name);
     bus->tell_state(true, "");
   } catch (const std::exception&) {  // the line is lost, nothing else
   }
@@ -448,7 +448,7 @@ void GdbusBus::on_name_lost(GDBusConnection* conn, const gchar* name, gpointer b
   // A connection that closed says so itself (on_closed).
   if (conn == nullptr || g_dbus_connection_is_closed(conn) != FALSE) return;
   try {
-    detail::log().warn("unifiedpush: {} is owned by another program; not serving", name);
+    detail::log().warn("{} is owned by another program; not serving", name);
     bus->tell_state(false, fmt::format("{} is owned by another program", name));
   } catch (const std::exception&) {  // the line is lost, nothing else
   }
@@ -463,7 +463,7 @@ void GdbusBus::on_method_call(GDBusConnection* /*conn*/, const gchar* sender, co
   try {
     bus->method_call(interface, method, sender, params, std::move(invocation));
   } catch (const std::exception& e) {
-    detail::log().error("unifiedpush: handling {}.{} failed: {}", interface, method, e.what());
+    detail::log().error("handling {}.{} failed: {}", interface, method, e.what());
   }
 }
 
@@ -509,7 +509,7 @@ void GdbusBus::register_call(ApiVersion version, const char* sender, GVariant* p
     auto problem = arg_problem(lookup_string(args.get(), "service", call.service), "service");
     if (!problem) problem = arg_problem(lookup_string(args.get(), "token", call.token), "token");
     if (problem) {
-      detail::log().debug("unifiedpush: Register from {} refused: {}", call.sender, *problem);
+      detail::log().debug("Register from {} refused: {}", call.sender, *problem);
       inv.reply(register_reply(version, RegisterOutcome{false, FailReason::internal_error, *problem}));
       return;
     }
@@ -531,7 +531,7 @@ void GdbusBus::dispatch_register(std::uint64_t id, RegisterCall call) {
   try {
     api_->on_register(std::move(call), std::move(reply));
   } catch (const std::exception& e) {
-    detail::log().error("unifiedpush: handling a Register call failed: {}", e.what());
+    detail::log().error("handling a Register call failed: {}", e.what());
     answer_register(id, RegisterOutcome{false, FailReason::internal_error, "webpushd failed to handle the call"});
   }
 }
@@ -565,7 +565,7 @@ void GdbusBus::unregister_call(ApiVersion version, const char* sender, GVariant*
     const Arg token = lookup_string(args.get(), "token", call.token);
     inv.reply(g_variant_new("(@a{sv})", vardict({})));
     if (token != Arg::ok) {
-      detail::log().debug("unifiedpush: Unregister from {} ignored: {}", call.sender, *arg_problem(token, "token"));
+      detail::log().debug("Unregister from {} ignored: {}", call.sender, *arg_problem(token, "token"));
       return;
     }
   }
@@ -575,7 +575,7 @@ void GdbusBus::unregister_call(ApiVersion version, const char* sender, GVariant*
     try {
       alive->bus->api_->on_unregister(std::move(call));
     } catch (const std::exception& e) {
-      detail::log().error("unifiedpush: handling an Unregister call failed: {}", e.what());
+      detail::log().error("handling an Unregister call failed: {}", e.what());
     }
   });
 }
@@ -687,7 +687,7 @@ void GdbusBus::on_call_done(GObject* source, GAsyncResult* res, gpointer data) n
     bus.finish_later(std::move(flight->done), std::move(result));
   } catch (const std::exception& e) {
     g_clear_error(&err);
-    detail::log().error("unifiedpush: handling the answer to {} failed: {}", flight->method, e.what());
+    detail::log().error("handling the answer to {} failed: {}", flight->method, e.what());
   }
 }
 
@@ -698,7 +698,7 @@ void GdbusBus::finish_later(Done done, Result<void> result) {
     try {
       done(std::move(result));
     } catch (const std::exception& e) {
-      detail::log().error("unifiedpush: a connector call's completion failed: {}", e.what());
+      detail::log().error("a connector call's completion failed: {}", e.what());
     }
   });
 }

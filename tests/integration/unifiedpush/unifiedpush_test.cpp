@@ -27,7 +27,7 @@
 namespace webpush::testing {
 namespace {
 
-constexpr const char* kServing = "unifiedpush: serving org.unifiedpush.Distributor.webpushd on the session bus";
+constexpr const char* kServing = "[unifiedpush] serving org.unifiedpush.Distributor.webpushd on the session bus";
 constexpr Millis kEventTimeout{10000};
 
 struct StartOptions {

@@ -12,11 +12,9 @@
 namespace webpush::store {
 namespace store_app_test {
 
-using test::open_or_die;
 using test::raw_query;
 using test::sample_message;
 using test::sample_subscription;
-using test::TempDir;
 
 Subscription app_subscription(int n, std::string service, std::string token) {
   Subscription s = sample_subscription(n);
@@ -24,21 +22,7 @@ Subscription app_subscription(int n, std::string service, std::string token) {
   return s;
 }
 
-class StoreApps : public ::testing::Test {
- protected:
-  void SetUp() override { store_.emplace(open_or_die(dir_.state(), OpenMode::daemon)); }
-  Store& store() { return *store_; }
-  void reopen() {
-    store_.reset();
-    store_.emplace(open_or_die(dir_.state(), OpenMode::daemon));
-  }
-  std::int64_t rows(std::string_view table) {
-    return std::stoll(raw_query(dir_.db(), fmt::format("SELECT count(*) FROM {}", table)).at(0));
-  }
-
-  TempDir dir_;
-  std::optional<Store> store_;
-};
+using StoreApps = test::StoreFixture;
 
 TEST_F(StoreApps, AnAppSubscriptionRoundTripsThroughEveryLookup) {
   const Subscription want = app_subscription(1, "org.example.Chat", "tok-1");

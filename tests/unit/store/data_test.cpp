@@ -6,43 +6,24 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "store_fixtures.h"
 #include "webpush/store/store.h"
 
 namespace webpush::store {
 namespace store_data_test {
 
-using test::fast_options;
-using test::open_or_die;
-using test::raw_query;
 using test::sample_message;
 using test::sample_subscription;
-using test::TempDir;
 
 bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
-class StoreData : public ::testing::Test {
+class StoreData : public test::StoreFixture {
  protected:
-  void SetUp() override { store_.emplace(open_or_die(dir_.state(), OpenMode::daemon)); }
-
-  Store& store() { return *store_; }
-  void reopen() {
-    store_.reset();
-    store_.emplace(open_or_die(dir_.state(), OpenMode::daemon));
-  }
-  std::int64_t rows(std::string_view table) {
-    return std::stoll(raw_query(dir_.db(), fmt::format("SELECT count(*) FROM {}", table)).at(0));
-  }
   std::int64_t add(int n) {
     auto id = store().add_subscription(sample_subscription(n));
     EXPECT_TRUE(id) << id.error();
     return id.value_or(0);
   }
-
-  TempDir dir_;
-  std::optional<Store> store_;
 };
 
 // ---- connections -------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #ifndef WEBPUSH_STORE_TEST_DATA
@@ -165,6 +166,17 @@ std::string data_file(std::string_view name) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+void StoreFixture::SetUp() { store_.emplace(open_or_die(dir_.state(), OpenMode::daemon)); }
+
+void StoreFixture::reopen() {
+  store_.reset();
+  store_.emplace(open_or_die(dir_.state(), OpenMode::daemon));
+}
+
+std::int64_t StoreFixture::rows(std::string_view table) {
+  return std::stoll(raw_query(dir_.db(), fmt::format("SELECT count(*) FROM {}", table)).at(0));
 }
 
 }  // namespace webpush::store::test

@@ -1,5 +1,6 @@
 // Helpers for the store tests: a private temp directory per test, file bytes and
-// modes, sample rows, and a capture of the "store" logger.
+// modes, sample rows, a capture of the "store" logger, and a fixture with an
+// open store.
 #pragma once
 
 #include <sys/types.h>
@@ -7,10 +8,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 
 #include "webpush/core/bytes.h"
@@ -75,5 +78,20 @@ std::vector<std::string> raw_query(const std::filesystem::path& file, std::strin
 
 /// The text of a file under tests/data/store.
 std::string data_file(std::string_view name);
+
+/// A store opened for the daemon in a fresh temp directory before each test.
+class StoreFixture : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  Store& store() { return *store_; }
+  /// Closes the store and opens the same file again.
+  void reopen();
+  /// The number of rows in `table`, read behind the store's back.
+  std::int64_t rows(std::string_view table);
+
+  TempDir dir_;
+  std::optional<Store> store_;
+};
 
 }  // namespace webpush::store::test

@@ -39,9 +39,8 @@ constexpr const char* kApp = "org.example.App";
 constexpr const char* kPath = "/org/unifiedpush/Distributor";
 constexpr const char* kD1 = "org.unifiedpush.Distributor1";
 constexpr const char* kD2 = "org.unifiedpush.Distributor2";
-constexpr const char* kServing = "info unifiedpush: serving org.unifiedpush.Distributor.webpushd on the session bus";
-constexpr const char* kTaken =
-    "warning unifiedpush: org.unifiedpush.Distributor.webpushd is owned by another program; not serving";
+constexpr const char* kServing = "info serving org.unifiedpush.Distributor.webpushd on the session bus";
+constexpr const char* kTaken = "warning org.unifiedpush.Distributor.webpushd is owned by another program; not serving";
 
 // The connector interfaces as the UnifiedPush specification gives them.
 constexpr const char* kConnectorXml = R"(<node>
@@ -263,7 +262,7 @@ TEST_F(GdbusBus, ServesTheNameAtTheAddressInTheEnvironment) {
   ASSERT_TRUE(made) << made.error();
   bus = std::move(*made);
   // Started once connected (serve() starts it while it connects).
-  ASSERT_TRUE(wait([&] { return log.contains("debug unifiedpush: connected to the session bus as :"); }));
+  ASSERT_TRUE(wait([&] { return log.contains("debug connected to the session bus as :"); }));
   EXPECT_FALSE(log.contains(kServing));
   ASSERT_TRUE(bus->start(api));
   ASSERT_TRUE(wait([&] { return log.contains(kServing); })) << log.text();

@@ -21,6 +21,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "webpush/core/error.h"
 #include "webpush/daemon/agent.h"
 #include "webpush/daemon/control_request.h"
@@ -35,8 +37,9 @@ inline constexpr std::size_t kControlMaxLine = 64 * 1024;
 /// The socket's path in a state directory.
 std::filesystem::path control_socket_path(const std::filesystem::path& state_dir);
 
-/// The status object ("status" command and `webpushd status --json`).
-std::string status_json(const AgentStatus& status, store::Store& store);
+/// The status object ("status" command and `webpushd status --json`), without
+/// the "unifiedpush" member the control server adds after the others.
+nlohmann::ordered_json status_json(const AgentStatus& status, store::Store& store);
 
 class ControlServer {
  public:
@@ -49,8 +52,10 @@ class ControlServer {
 
   /// Sends an event to every watcher.
   void broadcast(const sinks::Event& event);
-  /// The "unifiedpush" object of the status (a JSON object's text).
-  void set_unifiedpush_status(std::function<std::string()> status) { unifiedpush_status_ = std::move(status); }
+  /// The "unifiedpush" object of the status, its last member.
+  void set_unifiedpush_status(std::function<nlohmann::ordered_json()> status) {
+    unifiedpush_status_ = std::move(status);
+  }
 
  private:
   struct Client;
@@ -72,7 +77,7 @@ class ControlServer {
   Agent* agent_;
   store::Store* store_;
   std::filesystem::path path_;
-  std::function<std::string()> unifiedpush_status_;
+  std::function<nlohmann::ordered_json()> unifiedpush_status_;
   int listen_fd_ = -1;  // owned by listen_watch_
   std::unique_ptr<event::FdWatch> listen_watch_;
   std::map<int, std::unique_ptr<Client>> clients_;

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "webpush/core/clock.h"
 #include "webpush/core/error.h"
 #include "webpush/daemon/agent.h"
@@ -61,7 +63,7 @@ class DistributorHost {
   void stop();
   [[nodiscard]] UnifiedPushStatus status();
   /// status() as the "unifiedpush" object of `webpushd status --json`.
-  [[nodiscard]] std::string status_json();
+  [[nodiscard]] nlohmann::ordered_json status_json();
 
  private:
   class AgentRegistrar;

@@ -17,6 +17,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "webpush/core/bytes.h"
 #include "webpush/core/error.h"
 #include "webpush/core/message.h"
@@ -86,6 +88,10 @@ std::string rfc3339(std::int64_t unix_ms);
 
 /// One JSON line per event, exactly the format of docs/cli.md (no newline).
 std::string to_json_line(const Event& event);
+/// The same line with the members of the object `extra` after the event's own
+/// (a member the event has already is replaced where it stands). Strings that
+/// are not UTF-8 are written with U+FFFD, as in the event's members.
+std::string to_json_line(const Event& event, const nlohmann::ordered_json& extra);
 
 }  // namespace webpush::sinks
 
