@@ -75,7 +75,8 @@ struct SendCommandOptions {
   std::string vapid_subject = "mailto:webpushd@localhost";
   bool legacy_vapid = false;
   int count = 1;
-  double rate = 0;  ///< messages per second, 0: as fast as possible
+  double rate = 0;      ///< messages per second, 0: as fast as possible
+  std::string ca_file;  ///< extra CA certificates (PEM) for an https:// endpoint
 };
 
 void add_send_options(CLI::App& sub, SendCommandOptions& o);

@@ -42,6 +42,8 @@ void add_send_options(CLI::App& sub, SendCommandOptions& o) {
   sub.add_option("--count", o.count, "send N messages")->capture_default_str()->check(CLI::Range(1, 10'000'000));
   sub.add_option("--rate", o.rate, "messages per second with --count (0: as fast as possible)")
       ->check(CLI::Range(0.0, 1e6));
+  sub.add_option("--ca-file", o.ca_file, "extra CA certificates (PEM) trusted for the endpoint, next to the system's")
+      ->check(CLI::ExistingFile);
 }
 
 void add_vapid_keygen_options(CLI::App& sub, std::string& path) {
@@ -126,6 +128,7 @@ SendOptions send_options(const SendCommandOptions& o, const crypto::KeyPair* vap
   options.push.vapid = vapid;
   options.push.vapid_subject = o.vapid_subject;
   options.push.vapid_scheme = o.legacy_vapid ? crypto::VapidScheme::webpush : crypto::VapidScheme::vapid;
+  options.ca_file = o.ca_file;
   return options;
 }
 

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 
 #include "webpush/core/base64url.h"
+#include "webpush/load/curl_ca.h"
 #include "webpush/load/push_request.h"
 
 namespace webpush::cli {
@@ -111,6 +112,7 @@ struct Sender::Impl {
   std::string body;
   std::string location;
   std::string ttl;
+  std::string ca_file;  // CURLOPT_SSL_CTX_DATA points here
 
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) {
     auto* impl = static_cast<Impl*>(self);
@@ -136,6 +138,10 @@ struct Sender::Impl {
   }
 
   void set_request(const std::string& url, const PushRequest& req, curl_slist* list, long timeout_ms) {
+    if (!ca_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, &load::add_ca_file);
+      curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &ca_file);
+    }
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, reinterpret_cast<const char*>(req.body.data()));
@@ -188,6 +194,7 @@ Result<SendResponse> Sender::send(const PushSubscription& sub, ByteView payload,
   if (impl_->curl == nullptr) return fail(SendErrc::http, "libcurl could not be initialised");
   auto req = build_request(sub, payload, options);
   if (!req) return tl::unexpected(req.error());
+  impl_->ca_file = options.ca_file;
   return impl_->post(sub.endpoint, *req, options.timeout_ms);
 }
 

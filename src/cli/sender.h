@@ -27,6 +27,7 @@ Result<crypto::KeyPair> generate_vapid_key_file(const std::string& path);
 struct SendOptions {
   load::PushOptions push;  ///< what the request carries (encoding, TTL, VAPID…)
   long timeout_ms = 30000;
+  std::string ca_file;  ///< extra CA certificates (PEM), next to the system store
 };
 
 struct SendResponse {

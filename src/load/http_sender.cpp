@@ -1,9 +1,7 @@
 #include "webpush/load/http_sender.h"
 
 #include "webpush/event/trace.h"
-
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
+#include "webpush/load/curl_ca.h"
 
 #include <chrono>
 #include <cmath>
@@ -48,13 +46,6 @@ struct Request {
 using detail::Request;
 
 namespace {
-
-CURLcode add_ca_file(CURL* /*easy*/, void* ssl_ctx, void* path) {
-  // Next to the system store rather than instead of it, as the WebSocket side does.
-  X509_STORE* store = SSL_CTX_get_cert_store(static_cast<SSL_CTX*>(ssl_ctx));
-  return X509_STORE_load_file(store, static_cast<const std::string*>(path)->c_str()) == 1 ? CURLE_OK
-                                                                                          : CURLE_SSL_CACERT_BADFILE;
-}
 
 std::size_t discard_body(char* /*data*/, std::size_t size, std::size_t n, void* /*self*/) { return size * n; }
 
