@@ -86,7 +86,35 @@ CREATE TABLE unifiedpush_apps (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 4> kMigrations = {kV1, kV2, kV3, kV4};
+// Version 5: Chrome's push service (docs/fcm.md). fcm_device holds the one
+// checkin identity (android id and security token are unsigned 64-bit values,
+// kept as decimal text because SQLite's INTEGER is signed); fcm_subscriptions the
+// registration of each subscription received through FCM, found by the app id
+// (X-subtype) a message names; fcm_acks the persistent ids of messages already
+// stored, which the next MCS login presents as received.
+constexpr std::string_view kV5 = R"sql(
+CREATE TABLE fcm_device (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  android_id TEXT NOT NULL,
+  security_token TEXT NOT NULL,
+  checked_in_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE fcm_subscriptions (
+  subscription_id INTEGER PRIMARY KEY REFERENCES subscriptions (id) ON DELETE CASCADE,
+  app_id TEXT NOT NULL UNIQUE CHECK (app_id <> ''),
+  gcm_token TEXT NOT NULL CHECK (gcm_token <> ''),
+  fcm_token TEXT NOT NULL,
+  installation_id TEXT
+) STRICT;
+
+CREATE TABLE fcm_acks (
+  persistent_id TEXT PRIMARY KEY NOT NULL CHECK (persistent_id <> ''),
+  stored_at INTEGER NOT NULL
+) STRICT;
+)sql";
+
+constexpr std::array<std::string_view, 5> kMigrations = {kV1, kV2, kV3, kV4, kV5};
 static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

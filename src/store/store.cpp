@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <optional>
+#include <string>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -40,6 +43,16 @@ enum class Sql : std::size_t {
   subscription_by_app,
   add_app,
   set_app_notified,
+  subscription_by_fcm_app,
+  add_fcm,
+  set_fcm,
+  fcm_get_device,
+  fcm_set_device,
+  fcm_ack_add,
+  fcm_ack_trim,
+  fcm_ack_list,
+  fcm_ack_remove,
+  fcm_ack_count,
   inbox_insert,
   inbox_find_key,
   inbox_by_id,
@@ -63,12 +76,14 @@ constexpr std::size_t kSqlCount = static_cast<std::size_t>(Sql::count_);
   "id, name, server, channel_id, endpoint, private_key, public_key, auth_secret, app_server_key, " \
   "created_at, state, changed_at, previous_endpoint"
 
-// A subscription with its UnifiedPush app, if any (columns 13 to 17).
+// A subscription with its UnifiedPush app, if any (columns 13 to 17), and its FCM
+// registration, if any (columns 18 to 21).
 #define WEBPUSH_SUBSCRIPTION_SELECT                                                                       \
   "SELECT s.id, s.name, s.server, s.channel_id, s.endpoint, s.private_key, s.public_key, s.auth_secret, " \
   "s.app_server_key, s.created_at, s.state, s.changed_at, s.previous_endpoint, a.service, a.token, "      \
-  "a.description, a.api, a.notified_endpoint FROM subscriptions s LEFT JOIN unifiedpush_apps a ON "       \
-  "a.subscription_id = s.id "
+  "a.description, a.api, a.notified_endpoint, f.app_id, f.gcm_token, f.fcm_token, f.installation_id "     \
+  "FROM subscriptions s LEFT JOIN unifiedpush_apps a ON a.subscription_id = s.id "                        \
+  "LEFT JOIN fcm_subscriptions f ON f.subscription_id = s.id "
 
 #define WEBPUSH_INBOX_COLUMNS \
   "id, subscription_id, channel_id, version, received_at, payload, encoding, state, error, delivered_at"
@@ -108,6 +123,25 @@ constexpr std::string_view sql_text(Sql s) noexcept {
       return "INSERT INTO unifiedpush_apps (subscription_id, service, token, description, api, notified_endpoint) "
              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
     case Sql::set_app_notified: return "UPDATE unifiedpush_apps SET notified_endpoint = ?2 WHERE subscription_id = ?1";
+    case Sql::subscription_by_fcm_app: return WEBPUSH_SUBSCRIPTION_SELECT "WHERE f.app_id = ?1";
+    case Sql::add_fcm:
+      return "INSERT INTO fcm_subscriptions (subscription_id, app_id, gcm_token, fcm_token, installation_id) "
+             "VALUES (?1, ?2, ?3, ?4, ?5)";
+    case Sql::set_fcm:
+      return "UPDATE fcm_subscriptions SET app_id = ?2, gcm_token = ?3, fcm_token = ?4, installation_id = ?5 "
+             "WHERE subscription_id = ?1";
+    case Sql::fcm_get_device: return "SELECT android_id, security_token, checked_in_at FROM fcm_device WHERE id = 1";
+    case Sql::fcm_set_device:
+      return "INSERT INTO fcm_device (id, android_id, security_token, checked_in_at) VALUES (1, ?1, ?2, ?3) "
+             "ON CONFLICT (id) DO UPDATE SET android_id = excluded.android_id, "
+             "security_token = excluded.security_token, checked_in_at = excluded.checked_in_at";
+    case Sql::fcm_ack_add: return "INSERT OR IGNORE INTO fcm_acks (persistent_id, stored_at) VALUES (?1, ?2)";
+    case Sql::fcm_ack_trim:
+      return "DELETE FROM fcm_acks WHERE rowid NOT IN "
+             "(SELECT rowid FROM fcm_acks ORDER BY stored_at DESC, rowid DESC LIMIT ?1)";
+    case Sql::fcm_ack_list: return "SELECT persistent_id FROM fcm_acks ORDER BY stored_at, rowid LIMIT ?1";
+    case Sql::fcm_ack_remove: return "DELETE FROM fcm_acks WHERE persistent_id = ?1";
+    case Sql::fcm_ack_count: return "SELECT count(*) FROM fcm_acks";
     case Sql::inbox_insert:
       return "INSERT INTO inbox (" WEBPUSH_INBOX_COLUMNS
              ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
@@ -281,6 +315,12 @@ struct Store::Impl {
                                 .api = static_cast<int>(s.column_int64(16)),
                                 .notified_endpoint = s.column_optional_text(17)};
     }
+    if (auto app_id = s.column_optional_text(18)) {
+      out.fcm = FcmRegistration{.app_id = std::move(*app_id),
+                                .gcm_token = s.column_text(19),
+                                .fcm_token = s.column_text(20),
+                                .installation_id = s.column_optional_text(21).value_or("")};
+    }
     return out;
   }
 
@@ -364,6 +404,24 @@ struct Store::Impl {
     return PutResult{false, s.column_int64(0)};
   }
 
+  // Name and channel ID of a new subscription are unused. Checked inside the
+  // caller's transaction (under the write lock), so that the message can say
+  // which value clashed.
+  Result<void> check_subscription_free(const Subscription& sub) {
+    auto by_name = one_subscription(stmt(Sql::subscription_by_name).bind(1, sub.name));
+    if (!by_name) return forward(by_name);
+    if (*by_name) {
+      return fail(Errc::constraint, fmt::format("{}: a subscription named {} already exists", path.string(), sub.name));
+    }
+    auto by_channel = one_subscription(stmt(Sql::subscription_by_channel).bind(1, sub.channel_id));
+    if (!by_channel) return forward(by_channel);
+    if (*by_channel) {
+      return fail(Errc::constraint, fmt::format("{}: channel ID {} is already used by subscription {}", path.string(),
+                                                sub.channel_id, (*by_channel)->name));
+    }
+    return {};
+  }
+
   // The app row of a new subscription; inside the caller's transaction.
   Result<void> add_app(std::int64_t id, const AppRegistration& app) {
     auto clash = one_subscription(stmt(Sql::subscription_by_app).bind(1, app.service).bind(2, app.token));
@@ -381,6 +439,33 @@ struct Store::Impl {
         .bind(5, std::int64_t{app.api})
         .bind(6, app.notified_endpoint);
     return s.run();
+  }
+
+  // The FCM row of a new subscription; inside the caller's transaction.
+  Result<void> add_fcm(std::int64_t id, const FcmRegistration& fcm) {
+    if (auto ok = check_fcm_app_free(id, fcm.app_id); !ok) return ok;
+    Statement& s = stmt(Sql::add_fcm);
+    ResetGuard reset(s);
+    bind_fcm(s.bind(1, id), fcm);
+    return s.run();
+  }
+
+  // The app id is unique: checked first, so that the message names the holder.
+  Result<void> check_fcm_app_free(std::int64_t id, std::string_view app_id) {
+    auto clash = one_subscription(stmt(Sql::subscription_by_fcm_app).bind(1, app_id));
+    if (!clash) return forward(clash);
+    if (*clash && (*clash)->id != id) {
+      return fail(Errc::constraint, fmt::format("{}: FCM app id {} is already used by subscription {}", path.string(),
+                                                app_id, (*clash)->name));
+    }
+    return {};
+  }
+
+  // Parameters 2 to 5 of add_fcm and set_fcm.
+  static void bind_fcm(Statement& s, const FcmRegistration& fcm) {
+    std::optional<std::string_view> installation;
+    if (!fcm.installation_id.empty()) installation = fcm.installation_id;
+    s.bind(2, fcm.app_id).bind(3, fcm.gcm_token).bind(4, fcm.fcm_token).bind(5, installation);
   }
 
   Result<void> update_one(Sql which, std::int64_t id, auto bind_rest, std::string_view what) {
@@ -657,44 +742,47 @@ Result<void> check_keys(const std::filesystem::path& path, std::string_view who,
   return {};
 }
 
-}  // namespace
+Result<void> check_fcm(const std::filesystem::path& path, std::string_view who, const FcmRegistration& fcm) {
+  if (fcm.app_id.empty() || fcm.gcm_token.empty()) {
+    return fail(
+        Errc::invalid_argument,
+        fmt::format("{}: subscription {}: an FCM registration needs an app id and a GCM token", path.string(), who));
+  }
+  return {};
+}
 
-Result<std::int64_t> Store::add_subscription(const Subscription& sub) {
-  if (auto ok = impl_->writable("add subscription"); !ok) return forward(ok);
-  const std::string file = path().string();
+// What add_subscription() refuses before it touches the database.
+Result<void> check_subscription(const std::filesystem::path& path, const Subscription& sub) {
+  const std::string file = path.string();
   if (sub.name.empty() || sub.server.empty() || sub.channel_id.empty() || sub.endpoint.empty()) {
     return fail(
         Errc::invalid_argument,
         fmt::format("{}: subscription '{}': name, server, channel ID and endpoint must not be empty", file, sub.name));
   }
-  if (auto ok = check_keys(path(), sub.name, sub.private_key, sub.public_key, sub.auth_secret); !ok) {
-    return forward(ok);
-  }
+  if (auto ok = check_keys(path, sub.name, sub.private_key, sub.public_key, sub.auth_secret); !ok) return ok;
   if (sub.app && (sub.app->service.empty() || sub.app->token.empty() || (sub.app->api != 1 && sub.app->api != 2))) {
     return fail(Errc::invalid_argument,
                 fmt::format("{}: subscription {}: an app needs a bus name, a token and API 1 or 2", file, sub.name));
+  }
+  if (sub.fcm) {
+    if (auto ok = check_fcm(path, sub.name, *sub.fcm); !ok) return ok;
   }
   if (sub.app_server_key && sub.app_server_key->size() != kPublicKeySize) {
     return fail(Errc::invalid_argument,
                 fmt::format("{}: subscription {}: application server key must be {} bytes, got {}", file, sub.name,
                             kPublicKeySize, sub.app_server_key->size()));
   }
+  return {};
+}
+
+}  // namespace
+
+Result<std::int64_t> Store::add_subscription(const Subscription& sub) {
+  if (auto ok = impl_->writable("add subscription"); !ok) return forward(ok);
+  if (auto ok = check_subscription(path(), sub); !ok) return forward(ok);
   auto txn = Transaction::begin(impl_->db);
   if (!txn) return forward(txn);
-  // Checked under the write lock, so that the message can say which value clashed.
-  {
-    auto by_name = impl_->one_subscription(impl_->stmt(Sql::subscription_by_name).bind(1, sub.name));
-    if (!by_name) return forward(by_name);
-    if (*by_name) {
-      return fail(Errc::constraint, fmt::format("{}: a subscription named {} already exists", file, sub.name));
-    }
-    auto by_channel = impl_->one_subscription(impl_->stmt(Sql::subscription_by_channel).bind(1, sub.channel_id));
-    if (!by_channel) return forward(by_channel);
-    if (*by_channel) {
-      return fail(Errc::constraint, fmt::format("{}: channel ID {} is already used by subscription {}", file,
-                                                sub.channel_id, (*by_channel)->name));
-    }
-  }
+  if (auto ok = impl_->check_subscription_free(sub); !ok) return forward(ok);
   {
     Statement& s = impl_->stmt(Sql::add_subscription);
     ResetGuard reset(s);
@@ -715,6 +803,9 @@ Result<std::int64_t> Store::add_subscription(const Subscription& sub) {
   const std::int64_t id = impl_->db.last_insert_rowid();
   if (sub.app) {
     if (auto ok = impl_->add_app(id, *sub.app); !ok) return forward(ok);
+  }
+  if (sub.fcm) {
+    if (auto ok = impl_->add_fcm(id, *sub.fcm); !ok) return forward(ok);
   }
   if (auto ok = txn->commit(); !ok) return forward(ok);
   return id;
@@ -819,6 +910,145 @@ Result<void> Store::set_app_notified_endpoint(std::int64_t subscription_id, std:
   if (auto ok = impl_->writable("set app endpoint"); !ok) return ok;
   return impl_->update_one(
       Sql::set_app_notified, subscription_id, [&](Statement& s) { s.bind(2, endpoint); }, "set app endpoint");
+}
+
+Result<std::optional<Subscription>> Store::find_subscription_by_fcm_app(std::string_view app_id) {
+  return impl_->one_subscription(impl_->stmt(Sql::subscription_by_fcm_app).bind(1, app_id));
+}
+
+Result<void> Store::set_fcm_registration(std::int64_t subscription_id, const FcmRegistration& reg) {
+  if (auto ok = impl_->writable("set FCM registration"); !ok) return ok;
+  if (auto ok = check_fcm(path(), fmt::format("id {}", subscription_id), reg); !ok) return ok;
+  auto txn = Transaction::begin(impl_->db);
+  if (!txn) return forward(txn);
+  if (auto ok = impl_->check_fcm_app_free(subscription_id, reg.app_id); !ok) return ok;
+  auto ok = impl_->update_one(
+      Sql::set_fcm, subscription_id, [&](Statement& s) { Impl::bind_fcm(s, reg); }, "set FCM registration");
+  if (!ok) return ok;
+  return txn->commit();
+}
+
+// ---- Chrome's push service (FCM) -----------------------------------------------
+
+namespace {
+
+// An unsigned 64-bit value kept as decimal text (SQLite's INTEGER is signed): 1 to
+// 20 digits, no sign, within range.
+std::optional<std::uint64_t> parse_decimal_u64(std::string_view text) noexcept {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  std::uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+Result<std::optional<FcmDevice>> Store::get_fcm_device() {
+  Statement& s = impl_->stmt(Sql::fcm_get_device);
+  ResetGuard reset(s);
+  auto step = s.step();
+  if (!step) return forward(step);
+  if (*step == Step::done) return std::optional<FcmDevice>();
+  FcmDevice out{.checked_in_at = s.column_int64(2)};
+  // The values stay out of the message: the security token is a credential.
+  const auto android_id = parse_decimal_u64(s.column_text(0));
+  if (!android_id || *android_id == 0) {
+    return tl::unexpected(impl_->corrupt_row("fcm_device", 1, "android_id is not a non-zero 64-bit decimal number"));
+  }
+  const auto security_token = parse_decimal_u64(s.column_text(1));
+  if (!security_token || *security_token == 0) {
+    return tl::unexpected(
+        impl_->corrupt_row("fcm_device", 1, "security_token is not a non-zero 64-bit decimal number"));
+  }
+  out.android_id = *android_id;
+  out.security_token = *security_token;
+  return std::optional<FcmDevice>(out);
+}
+
+Result<void> Store::set_fcm_device(const FcmDevice& device) {
+  if (auto ok = impl_->writable("set FCM device"); !ok) return ok;
+  if (device.android_id == 0 || device.security_token == 0) {
+    return fail(Errc::invalid_argument,
+                fmt::format("{}: set FCM device: android id and security token must not be 0", path().string()));
+  }
+  const std::string android_id = std::to_string(device.android_id);
+  const std::string security_token = std::to_string(device.security_token);
+  Statement& s = impl_->stmt(Sql::fcm_set_device);
+  ResetGuard reset(s);
+  s.bind(1, android_id).bind(2, security_token).bind(3, device.checked_in_at);
+  return s.run();
+}
+
+Result<void> Store::add_fcm_acks(std::span<const std::string> ids, std::int64_t now) {
+  if (auto ok = impl_->writable("add FCM acks"); !ok) return ok;
+  if (ids.empty()) return {};
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i].empty()) {
+      return fail(Errc::invalid_argument,
+                  fmt::format("{}: add FCM acks: persistent id {} of {} is empty", path().string(), i, ids.size()));
+    }
+  }
+  const Impl::RelaxedSync relaxed(*impl_);
+  auto txn = Transaction::begin(impl_->db);
+  if (!txn) return forward(txn);
+  for (const std::string& id : ids) {
+    Statement& s = impl_->stmt(Sql::fcm_ack_add);
+    ResetGuard reset(s);
+    s.bind(1, id).bind(2, now);
+    if (auto ok = s.run(); !ok) return ok;
+  }
+  {
+    // Bounded, so that ids a login never confirms cannot grow the table (and the
+    // LoginRequest that presents them) without end. Forgetting the oldest is
+    // harmless: the service redelivers such a message, the inbox recognises it by
+    // (channel ID, version), and its id is recorded and acked again.
+    Statement& s = impl_->stmt(Sql::fcm_ack_trim);
+    ResetGuard reset(s);
+    s.bind(1, kMaxFcmAcks);
+    if (auto ok = s.run(); !ok) return ok;
+  }
+  return txn->commit();
+}
+
+Result<std::vector<std::string>> Store::list_fcm_acks(std::int64_t limit) {
+  if (limit < 0) return fail(Errc::invalid_argument, fmt::format("{}: list FCM acks: negative limit", path().string()));
+  Statement& s = impl_->stmt(Sql::fcm_ack_list);
+  ResetGuard reset(s);
+  s.bind(1, limit);
+  std::vector<std::string> out;
+  for (;;) {
+    auto step = s.step();
+    if (!step) return forward(step);
+    if (*step == Step::done) break;
+    out.push_back(s.column_text(0));
+  }
+  return out;
+}
+
+Result<void> Store::remove_fcm_acks(std::span<const std::string> ids) {
+  if (auto ok = impl_->writable("remove FCM acks"); !ok) return ok;
+  if (ids.empty()) return {};
+  const Impl::RelaxedSync relaxed(*impl_);
+  auto txn = Transaction::begin(impl_->db);
+  if (!txn) return forward(txn);
+  for (const std::string& id : ids) {
+    Statement& s = impl_->stmt(Sql::fcm_ack_remove);
+    ResetGuard reset(s);
+    s.bind(1, id);
+    if (auto ok = s.run(); !ok) return ok;
+  }
+  return txn->commit();
+}
+
+Result<std::int64_t> Store::count_fcm_acks() {
+  Statement& s = impl_->stmt(Sql::fcm_ack_count);
+  ResetGuard reset(s);
+  auto step = s.step();
+  if (!step) return forward(step);
+  return s.column_int64(0);
 }
 
 // ---- inbox -------------------------------------------------------------------

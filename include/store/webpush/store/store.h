@@ -4,7 +4,10 @@
 //   - connections: the uaid each push service assigned (absent until it does);
 //   - subscriptions: name, server, channel ID, endpoint, keys, state;
 //   - inbox: every message received, unique on (channel ID, version) so that a
-//     message the service redelivers after a lost ack is recognised.
+//     message the service redelivers after a lost ack is recognised;
+//   - for Chrome's push service (FCM, docs/fcm.md): the checkin identity, each
+//     subscription's FCM registration, and the MCS persistent ids of stored
+//     messages that the next login presents as received.
 //
 // The daemon's rule is "ack after commit": inbox_put_if_new() / inbox_put_batch()
 // return only once the rows are durable (WAL, synchronous=FULL by default), and the
@@ -52,7 +55,7 @@
 namespace webpush::store {
 
 /// The schema version this build writes (PRAGMA user_version).
-inline constexpr std::int64_t kSchemaVersion = 4;
+inline constexpr std::int64_t kSchemaVersion = 5;
 /// PRAGMA application_id of a webpushd database ("wpud").
 inline constexpr std::int64_t kApplicationId = 0x77707564;
 inline constexpr std::string_view kDatabaseFileName = "webpushd.db";
@@ -61,6 +64,9 @@ inline constexpr std::string_view kLockFileName = "daemon.lock";
 inline constexpr std::size_t kPrivateKeySize = 32;
 inline constexpr std::size_t kPublicKeySize = 65;
 inline constexpr std::size_t kAuthSecretSize = 16;
+
+/// How many MCS persistent ids add_fcm_acks() keeps at most (the newest).
+inline constexpr std::int64_t kMaxFcmAcks = 1000;
 
 enum class OpenMode : std::uint8_t {
   daemon,     ///< read-write, holds the state directory's lock; migrates an older schema
@@ -103,6 +109,29 @@ struct AppRegistration {
   bool operator==(const AppRegistration&) const = default;
 };
 
+/// The registration of a subscription with Chrome's push service (docs/fcm.md):
+/// its messages arrive over the MCS connection instead of autopush.
+struct FcmRegistration {
+  std::string app_id;     ///< the app id (X-subtype) given at GCM register; unique, not empty
+  std::string gcm_token;  ///< the GCM registration token; not empty
+  /// The FCM registration token; empty when only the GCM step was done.
+  std::string fcm_token;
+  /// The Firebase installation id; empty when there is none (stored as NULL).
+  std::string installation_id;
+
+  bool operator==(const FcmRegistration&) const = default;
+};
+
+/// The identity the FCM checkin assigned to this user agent (one per store).
+struct FcmDevice {
+  std::uint64_t android_id = 0;  ///< never 0
+  /// Never 0. A credential: never log it or put it in an error message.
+  std::uint64_t security_token = 0;
+  std::int64_t checked_in_at = 0;  ///< when the checkin that gave them succeeded
+
+  bool operator==(const FcmDevice&) const = default;
+};
+
 struct Subscription {
   std::int64_t id = 0;  ///< assigned by add_subscription(); ignored on input
   std::string name;     ///< unique, chosen by the user
@@ -118,6 +147,7 @@ struct Subscription {
   std::optional<std::int64_t> changed_at;        ///< when the registration was last replaced
   std::optional<std::string> previous_endpoint;  ///< the endpoint before the last replacement
   std::optional<AppRegistration> app;            ///< set for a UnifiedPush app's subscription
+  std::optional<FcmRegistration> fcm;            ///< set for a subscription received through FCM
 
   bool operator==(const Subscription&) const = default;
 };
@@ -217,10 +247,12 @@ class Store {
 
   // ---- subscriptions -------------------------------------------------------
 
-  /// Stores a new subscription (its `id` is ignored) and returns the new id.
-  /// Errors: invalid_argument (empty name/server/channel/endpoint, key of the wrong
-  /// size), constraint ("a subscription named X already exists", or the channel ID
-  /// is already used).
+  /// Stores a new subscription (its `id` is ignored), with its app and FCM rows,
+  /// in one transaction, and returns the new id. Errors: invalid_argument (empty
+  /// name/server/channel/endpoint, key of the wrong size, an app without bus name
+  /// or token, an FCM registration without app id or GCM token), constraint ("a
+  /// subscription named X already exists", or the channel ID, the app's
+  /// (service, token) or the FCM app id is already used); nothing is stored then.
   Result<std::int64_t> add_subscription(const Subscription& sub);
   /// Deletes the subscription; its inbox rows stay (subscription_id becomes null)
   /// until pruned. A UnifiedPush app's rows not yet forwarded become `failed`
@@ -240,6 +272,37 @@ class Store {
   Result<std::optional<Subscription>> find_subscription_by_app(std::string_view service, std::string_view token);
   /// Records the endpoint the app was told. Errors: not_found (no app registration with that id).
   Result<void> set_app_notified_endpoint(std::int64_t subscription_id, std::string_view endpoint);
+  /// The subscription whose FCM registration has this app id (the X-subtype a
+  /// message names), if any.
+  Result<std::optional<Subscription>> find_subscription_by_fcm_app(std::string_view app_id);
+  /// Replaces the FCM registration of a subscription that has one (after it
+  /// registered again). Errors: invalid_argument (empty app id or GCM token),
+  /// not_found (no FCM registration for that id), constraint (the app id is used by
+  /// another subscription).
+  Result<void> set_fcm_registration(std::int64_t subscription_id, const FcmRegistration& reg);
+
+  // ---- Chrome's push service (FCM) ----------------------------------------------
+
+  /// The checkin identity, or nullopt before the first checkin. Errors: corrupt
+  /// (a stored value is not a decimal number of 1 to 20 digits that fits 64 bits
+  /// and is not 0; the message does not show the value).
+  Result<std::optional<FcmDevice>> get_fcm_device();
+  /// Stores the checkin identity, replacing any earlier one. Errors:
+  /// invalid_argument (android id or security token 0).
+  Result<void> set_fcm_device(const FcmDevice& device);
+
+  /// Records the MCS persistent ids of messages now stored (INSERT OR IGNORE: an id
+  /// already there keeps its time), in one transaction, then keeps only the newest
+  /// kMaxFcmAcks. Commits as the inbox marks do (see mark_delivered): a lost commit
+  /// only makes the service redeliver, and the inbox recognises the redelivery.
+  /// Errors: invalid_argument (an empty id; nothing is stored).
+  Result<void> add_fcm_acks(std::span<const std::string> ids, std::int64_t now);
+  /// At most `limit` recorded ids, oldest first: what the next login presents.
+  /// Errors: invalid_argument (negative limit).
+  Result<std::vector<std::string>> list_fcm_acks(std::int64_t limit);
+  /// Forgets ids a login confirmed, in one transaction; unknown ids are ignored.
+  Result<void> remove_fcm_acks(std::span<const std::string> ids);
+  Result<std::int64_t> count_fcm_acks();
 
   // ---- inbox ---------------------------------------------------------------
 
