@@ -8,15 +8,6 @@
 
 namespace webpush::fcm {
 
-std::string_view to_string(Errc e) noexcept {
-  switch (e) {
-    case Errc::bad_version: return "bad_version";
-    case Errc::varint_too_long: return "varint_too_long";
-    case Errc::frame_too_large: return "frame_too_large";
-  }
-  return "unknown";
-}
-
 std::string_view to_string(Tag tag) noexcept {
   switch (tag) {
     case Tag::heartbeat_ping: return "heartbeat_ping";

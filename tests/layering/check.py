@@ -20,7 +20,7 @@ ALLOWED = {
     "core": {"core"},
     "crypto": {"core", "crypto"},
     "protocol": {"core", "crypto", "protocol"},
-    "fcm": {"core", "fcm"},
+    "fcm": {"core", "crypto", "protocol", "fcm"},
     "event": {"core", "event"},
     "sqlite": {"core", "sqlite"},
     "store": {"core", "event", "sqlite", "store"},
@@ -29,11 +29,12 @@ ALLOWED = {
     "sinks": {"core", "event", "sinks"},
     "unifiedpush": {"core", "event", "sqlite", "store", "unifiedpush"},
     "glib": {"core", "event"},
-    "daemon": {"core", "crypto", "protocol", "event", "sqlite", "store", "transport", "sinks", "unifiedpush", "daemon"},
+    "daemon": {"core", "crypto", "protocol", "fcm", "event", "sqlite", "store", "transport", "sinks", "unifiedpush",
+               "daemon"},
     "load": {"core", "crypto", "protocol", "event", "transport", "load"},
     "conformance": {"core", "crypto", "load", "conformance"},
-    "cli": {"core", "crypto", "protocol", "event", "sqlite", "store", "transport", "service", "sinks", "unifiedpush",
-            "daemon", "load", "conformance"},
+    "cli": {"core", "crypto", "protocol", "fcm", "event", "sqlite", "store", "transport", "service", "sinks",
+            "unifiedpush", "daemon", "load", "conformance"},
 }
 SQLITE_HEADERS = {"webpush/store/sqlite.h", "webpush/store/errc.h"}
 # The GLib pump (src/glib, an internal include root, layer "glib"): only the

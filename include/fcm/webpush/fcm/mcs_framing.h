@@ -15,21 +15,7 @@
 #include <string_view>
 
 #include "webpush/core/error.h"
-
-namespace webpush::fcm {
-
-/// Error codes of the fcm layer.
-enum class Errc {
-  bad_version,      ///< the server's version byte is neither 41 and later nor 38
-  varint_too_long,  ///< a length varint of more than 5 bytes, or over 32 bits
-  frame_too_large,  ///< a body over the configured maximum frame size
-};
-
-[[nodiscard]] std::string_view to_string(Errc e) noexcept;
-
-}  // namespace webpush::fcm
-
-WEBPUSH_ERROR_DOMAIN(webpush::fcm::Errc, webpush::Domain::fcm, webpush::fcm::to_string);
+#include "webpush/fcm/errc.h"
 
 namespace webpush::fcm {
 
