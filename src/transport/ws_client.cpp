@@ -11,7 +11,6 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -25,6 +24,7 @@
 
 #include "internal.h"
 #include "resolver.h"
+#include "trust_store.h"
 #include "webpush/core/log.h"
 #include "webpush/core/url.h"
 #include "webpush/event/trace.h"
@@ -33,16 +33,6 @@
 namespace webpush::transport {
 
 using protocol::DisconnectReason;
-
-std::string_view to_string(Errc e) noexcept {
-  switch (e) {
-    case Errc::setup: return "setup";
-    case Errc::bad_url: return "bad_url";
-    case Errc::connect: return "connect";
-    case Errc::dns: return "dns";
-  }
-  return "unknown";
-}
 
 namespace {
 
@@ -111,48 +101,13 @@ void tls_info_callback(const SSL* ssl, int where, int value) {
   if (WsConnection* c = traced_connection(SSL_get_fd(ssl))) c->on_tls_progress(ssl, where, value);
 }
 
-// Adds the user's CA file to the client trust store, next to the system's
-// default paths (lws alone would use the file instead of the system store).
-// Whether `dir` holds OpenSSL's hash links (8 hex digits, '.', a number).
-bool has_hash_links(const char* dir) {
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    const auto dot = name.find('.');
-    const auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
-    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
-    if (dot == 8 && name.size() > 9 && std::all_of(name.begin(), name.begin() + 8, hex) &&
-        std::all_of(name.begin() + 9, name.end(), digit)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// The system trust store through its hashed directory (/etc/ssl/certs, or
-// $SSL_CERT_DIR): OpenSSL reads only the issuers a handshake needs. The bundle
-// file would parse every certificate up front and hold ~1.7 MB of heap for the
-// daemon's life. Without hash links (a system that ships only the bundle), the
-// defaults; $SSL_CERT_FILE is honoured either way.
-void trust_system_store(SSL_CTX* ctx) {
-  const char* dir = std::getenv(X509_get_default_cert_dir_env());
-  if (dir == nullptr) dir = X509_get_default_cert_dir();
-  const char* file = std::getenv(X509_get_default_cert_file_env());
-  if (!has_hash_links(dir) || SSL_CTX_load_verify_dir(ctx, dir) != 1) {
-    SSL_CTX_set_default_verify_paths(ctx);
-  } else if (file != nullptr) {
-    SSL_CTX_load_verify_file(ctx, file);  // a missing file leaves the directory's store: nothing to report
-  }
-  ERR_clear_error();
-}
-
 int client_protocol_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) noexcept {
   if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
     auto* client = static_cast<ClientVhost*>(lws_vhost_user(lws_get_vhost(wsi)));
     auto* ctx = static_cast<SSL_CTX*>(user);
     if (client != nullptr && ctx != nullptr) {
       SSL_CTX_set_info_callback(ctx, &tls_info_callback);
-      trust_system_store(ctx);
+      detail::trust_system_store(ctx);  // the user's CA file goes next to it, not instead
       const std::string& ca = client->options().ca_file;
       if (!ca.empty() && SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1) {
         ERR_clear_error();
