@@ -10,17 +10,15 @@
 #include <string_view>
 #include <vector>
 
+#include "pb_wire.h"
+
 namespace webpush::fcm {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-std::string bytes(std::initializer_list<int> values) {
-  std::string out;
-  for (int v : values) out.push_back(static_cast<char>(v));
-  return out;
-}
+using pb_wire::bytes;
 
 std::string frame(std::uint8_t tag, std::string_view body, VersionPrefix prefix = VersionPrefix::none) {
   auto encoded = encode_frame(tag, body, prefix);

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pb_wire.h"
 #include "webpush/core/base64url.h"
 #include "webpush/core/bytes.h"
 
@@ -65,59 +66,7 @@ std::optional<action::StateChanged> last_state(const McsActions& actions) {
 
 // ---- a small protobuf writer and reader (wire format only) ----------------------
 
-void put_varint(std::uint64_t v, std::string& out) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-std::string pb_varint(int field, std::uint64_t v) {
-  std::string out;
-  put_varint(static_cast<std::uint64_t>(field) << 3, out);
-  put_varint(v, out);
-  return out;
-}
-
-std::string pb_bytes(int field, std::string_view s) {
-  std::string out;
-  put_varint((static_cast<std::uint64_t>(field) << 3) | 2, out);
-  put_varint(s.size(), out);
-  out.append(s);
-  return out;
-}
-
-// The length-delimited values of `field` in a message (other fields skipped).
-std::vector<std::string> pb_strings(std::string_view body, int field) {
-  std::vector<std::string> out;
-  auto varint = [&body]() {
-    std::uint64_t v = 0;
-    for (int shift = 0; !body.empty(); shift += 7) {
-      const auto byte = static_cast<std::uint8_t>(body.front());
-      body.remove_prefix(1);
-      v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) break;
-    }
-    return v;
-  };
-  while (!body.empty()) {
-    const std::uint64_t key = varint();
-    switch (key & 7) {
-      case 0: varint(); break;
-      case 1: body.remove_prefix(8); break;
-      case 5: body.remove_prefix(4); break;
-      case 2: {
-        const std::uint64_t n = varint();
-        if ((key >> 3) == static_cast<std::uint64_t>(field)) out.emplace_back(body.substr(0, n));
-        body.remove_prefix(n);
-        break;
-      }
-      default: ADD_FAILURE() << "wire type " << (key & 7); return out;
-    }
-  }
-  return out;
-}
+using namespace pb_wire;  // NOLINT(google-build-using-namespace): test helpers
 
 struct LoginReply {
   std::optional<int> error_code;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pb_wire.h"
 #include "webpush/core/base64url.h"
 #include "webpush/crypto/keys.h"
 
@@ -24,98 +25,7 @@ using Json = nlohmann::json;
 
 // ---- protobuf wire format, written and read here without the generated code ----
 
-void put_varint(std::uint64_t v, std::string& out) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-std::string pb_varint(int field, std::uint64_t v) {
-  std::string out;
-  put_varint(static_cast<std::uint64_t>(field) << 3, out);
-  put_varint(v, out);
-  return out;
-}
-
-std::string pb_bytes(int field, std::string_view s) {
-  std::string out;
-  put_varint((static_cast<std::uint64_t>(field) << 3) | 2, out);
-  put_varint(s.size(), out);
-  out.append(s);
-  return out;
-}
-
-std::string pb_fixed64(int field, std::uint64_t v) {
-  std::string out;
-  put_varint((static_cast<std::uint64_t>(field) << 3) | 1, out);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  return out;
-}
-
-struct Field {
-  int field = 0;
-  int wire_type = 0;
-  std::uint64_t number = 0;  ///< varint or fixed64
-  std::string bytes;         ///< length-delimited
-};
-
-std::uint64_t get_varint(std::string_view& in) {
-  std::uint64_t v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const auto byte = static_cast<std::uint8_t>(in.front());
-    in.remove_prefix(1);
-    v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return v;
-  }
-  ADD_FAILURE() << "bad varint";
-  return v;
-}
-
-// The fields of a body that uses varints, fixed64 and length-delimited fields only.
-std::vector<Field> walk(std::string_view in) {
-  std::vector<Field> out;
-  while (!in.empty()) {
-    const std::uint64_t key = get_varint(in);
-    Field f{.field = static_cast<int>(key >> 3), .wire_type = static_cast<int>(key & 7)};
-    if (f.wire_type == 0) {
-      f.number = get_varint(in);
-    } else if (f.wire_type == 1 && in.size() >= 8) {
-      for (int i = 0; i < 8; ++i) f.number |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(in[i])) << (8 * i);
-      in.remove_prefix(8);
-    } else if (f.wire_type == 2) {
-      const std::uint64_t size = get_varint(in);
-      if (size > in.size()) {
-        ADD_FAILURE() << "field " << f.field << " runs past the end";
-        return out;
-      }
-      f.bytes = std::string(in.substr(0, size));
-      in.remove_prefix(size);
-    } else {
-      ADD_FAILURE() << "field " << f.field << ": wire type " << f.wire_type;
-      return out;
-    }
-    out.push_back(f);
-  }
-  return out;
-}
-
-std::optional<Field> find(const std::vector<Field>& fields, int number) {
-  std::optional<Field> found;
-  for (const Field& f : fields) {
-    if (f.field != number) continue;
-    EXPECT_FALSE(found.has_value()) << "field " << number << " twice";
-    found = f;
-  }
-  return found;
-}
-
-Field one(const std::vector<Field>& fields, int number) {
-  auto found = find(fields, number);
-  EXPECT_TRUE(found.has_value()) << "no field " << number;
-  return found.value_or(Field{});
-}
+using namespace pb_wire;  // NOLINT(google-build-using-namespace): test helpers
 
 template <class T>
 std::optional<Errc> code_of(const Result<T>& result) {
