@@ -38,6 +38,8 @@
 
 namespace webpush::daemon {
 
+class StoreInbox;  // the receive path's inbox over the store (internal)
+
 enum class Errc {
   bad_request,   ///< a subscribe/unsubscribe request that cannot be served (name taken, unknown id, …)
   registration,  ///< the push service did not register the subscription
@@ -107,6 +109,9 @@ class Agent final : public transport::ConnectionListener {
   void set_endpoint_observer(std::function<void(const store::Subscription&)> observer) {
     endpoint_observer_ = std::move(observer);
   }
+  /// The Dispatcher that hands this Agent's messages to the sinks, for another
+  /// receive path of the same daemon (the FCM link) to share.
+  [[nodiscard]] Dispatcher& dispatcher() noexcept { return dispatcher_; }
 
   /// Re-dispatches undelivered inbox rows, then starts connecting. Errors: store,
   /// event::Errc::setup (no timer).
@@ -130,7 +135,6 @@ class Agent final : public transport::ConnectionListener {
   void on_closed(protocol::DisconnectReason reason, int close_code, std::string detail) override;
 
  private:
-  class StoreInbox;
   struct PendingSubscribe {
     std::string name;
     std::optional<Bytes> app_server_key;

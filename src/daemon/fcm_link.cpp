@@ -1,0 +1,641 @@
+#include "webpush/daemon/fcm_link.h"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "internal.h"
+#include "store_inbox.h"
+#include "webpush/core/base64url.h"
+#include "webpush/crypto/keys.h"
+#include "webpush/fcm/errc.h"
+#include "webpush/protocol/messages.h"
+
+namespace webpush::daemon {
+
+namespace {
+
+using detail::log;
+
+// How many recorded persistent ids a login presents (McsSession keeps the newest that fit).
+constexpr std::int64_t kFcmAcksAtLogin = 100;
+// The x-firebase-client header of the Firebase JS SDK: base64 of {"heartbeats":[],"version":2}.
+constexpr std::string_view kFirebaseClient = "eyJoZWFydGJlYXRzIjpbXSwidmVyc2lvbiI6Mn0=";
+// The register3 error Google answers while a fresh device is not known everywhere yet.
+constexpr std::string_view kPhoneRegistrationError = "PHONE_REGISTRATION_ERROR";
+
+Result<std::string> fcm_uuid(std::string_view what) {
+  auto bytes = crypto::random_bytes(16);
+  if (!bytes) return tl::unexpected(bytes.error().with_context(what));
+  std::array<std::uint8_t, 16> random{};
+  std::copy(bytes->begin(), bytes->end(), random.begin());
+  return protocol::uuid_v4(random);
+}
+
+// An HTTP answer's body, read by `decode`, as a Result of what it gives.
+template <class Decode>
+auto decode_answer(Result<transport::HttpResponse>& response, Decode decode)
+    -> decltype(decode(0, std::string_view{})) {
+  if (!response) return tl::unexpected(response.error());
+  return decode(response->status, response->body);
+}
+
+}  // namespace
+
+struct FcmLink::PendingSubscribe {
+  PendingSubscribe(std::string n, std::optional<Bytes> key_of_server, crypto::KeyPair k, SecretBytes auth)
+      : name(std::move(n)), app_server_key(std::move(key_of_server)), key(std::move(k)), auth_secret(std::move(auth)) {}
+
+  std::string name;
+  std::optional<Bytes> app_server_key;
+  crypto::KeyPair key;
+  SecretBytes auth_secret;
+  std::string app_id;
+  std::string channel_id;
+  int attempts = 0;  // register3 calls made
+  std::string gcm_token;
+  std::string installation_id;
+  std::string installation_auth;  // a credential: never logged
+  std::string fcm_token;
+  std::unique_ptr<event::ScheduledTimer> retry;
+  SubscribeCallback done;
+};
+
+FcmLink::FcmLink(store::Store& store, transport::HttpClient& http, transport::StreamConnectionFactory& streams,
+                 event::Scheduler& scheduler, Dispatcher& dispatcher, FcmOptions options, const Clock& clock,
+                 Jitter& jitter)
+    : store_(&store),
+      http_(&http),
+      streams_(&streams),
+      scheduler_(&scheduler),
+      dispatcher_(&dispatcher),
+      options_(std::move(options)),
+      clock_(&clock),
+      inbox_(std::make_unique<StoreInbox>(store)),
+      receiver_(*inbox_),
+      session_(options_.session, fcm::DeviceIdentity{}, jitter) {}
+
+FcmLink::~FcmLink() {
+  *alive_ = false;
+  if (conn_) conn_->close();
+}
+
+std::string FcmLink::mcs_server() const { return fmt::format("mcs://{}:{}", options_.mcs_host, options_.mcs_port); }
+
+// ---- start and stop -------------------------------------------------------------------
+
+Result<void> FcmLink::start() {
+  if (started_) return {};
+  auto wakeup = scheduler_->make_timer(event::TimerClock::boot, [this] { apply(session_.on_timer(clock_->now())); });
+  if (!wakeup) return tl::unexpected(wakeup.error());
+  wakeup_ = std::move(*wakeup);
+  auto reaper = scheduler_->make_timer(event::TimerClock::monotonic, [this] { reap(); });
+  if (!reaper) return tl::unexpected(reaper.error());
+  reaper_ = std::move(*reaper);
+  auto device = store_->get_fcm_device();
+  if (!device) return tl::unexpected(device.error());
+  auto subs = store_->list_subscriptions(mcs_server());
+  if (!subs) return tl::unexpected(subs.error());
+  started_ = true;
+  if (*device) device_ = fcm::DeviceIdentity{(*device)->android_id, (*device)->security_token};
+  if (subs->empty()) return {};  // idle until a subscribe
+  if (device_) {
+    connect_session();
+    return {};
+  }
+  log().warn("FCM subscriptions are stored but no device identity: checking in again");
+  ensure_device([this](Result<void> r) {
+    if (!r) {
+      log().error("FCM checkin failed: {}; messages from Chrome's push service are not received", r.error().message());
+      return;
+    }
+    connect_session();
+  });
+  return {};
+}
+
+void FcmLink::shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (!batch_.empty()) flush_batch();
+  auto pending = std::move(subscribes_);
+  subscribes_.clear();
+  for (auto& [id, p] : pending) {
+    if (p->done) p->done(fail(Errc::stopped, "webpushd is shutting down"));
+  }
+  finish_device_waiters(fail(Errc::stopped, "webpushd is shutting down"));
+  if (running_) apply(session_.stop(clock_->now()));
+  if (wakeup_) wakeup_->cancel();
+}
+
+void FcmLink::on_network_change() {
+  if (stopped_ || !running_) return;
+  apply(session_.on_network_change(clock_->now()));
+}
+
+void FcmLink::connect_session() {
+  if (running_ || stopped_ || !device_ || !started_) return;
+  session_.set_device(*device_);
+  auto acks = store_->list_fcm_acks(kFcmAcksAtLogin);
+  if (acks) {
+    session_.set_unconfirmed(std::move(*acks));
+  } else {
+    // Only costs redeliveries, which the inbox recognises.
+    log().warn("cannot read the FCM persistent ids to present at login: {}", acks.error().message());
+  }
+  running_ = true;
+  apply(session_.start(clock_->now()));
+}
+
+// ---- identity ------------------------------------------------------------------------------
+
+void FcmLink::ensure_device(DoneCallback done) {
+  if (stopped_) {
+    done(fail(Errc::stopped, "webpushd is shutting down"));
+    return;
+  }
+  if (!device_) {
+    auto stored = store_->get_fcm_device();
+    if (!stored) {
+      done(tl::unexpected(stored.error()));
+      return;
+    }
+    if (*stored) device_ = fcm::DeviceIdentity{(*stored)->android_id, (*stored)->security_token};
+  }
+  if (device_) {
+    done({});
+    return;
+  }
+  device_waiters_.push_back(std::move(done));
+  if (checkin_in_flight_) return;
+  checkin_in_flight_ = true;
+  post(options_.urls.checkin, {{"Content-Type", "application/x-protobuf"}}, fcm::encode_checkin_request({}),
+       [this](Result<transport::HttpResponse> r) { on_checkin(std::move(r)); });
+}
+
+void FcmLink::on_checkin(Result<transport::HttpResponse> response) {
+  checkin_in_flight_ = false;
+  auto identity = decode_answer(response, fcm::decode_checkin_response);
+  if (!identity) {
+    finish_device_waiters(tl::unexpected(identity.error().with_context("FCM checkin")));
+    return;
+  }
+  const store::FcmDevice device{identity->android_id, identity->security_token, clock_->now().wall_ms};
+  if (auto ok = store_->set_fcm_device(device); !ok) {
+    finish_device_waiters(tl::unexpected(ok.error()));
+    return;
+  }
+  device_ = *identity;
+  log().info("checked in with Chrome's push service");
+  finish_device_waiters({});
+}
+
+void FcmLink::finish_device_waiters(const Result<void>& result) {
+  auto waiters = std::move(device_waiters_);
+  device_waiters_.clear();
+  for (auto& w : waiters) w(result);
+}
+
+void FcmLink::post(std::string url, std::vector<std::pair<std::string, std::string>> headers, std::string body,
+                   std::function<void(Result<transport::HttpResponse>)> done) {
+  transport::HttpRequest request;
+  request.method = "POST";
+  request.url = std::move(url);
+  request.headers = std::move(headers);
+  request.body = std::move(body);
+  request.timeout = options_.request_timeout;
+  http_->request(std::move(request), [alive = alive_, done = std::move(done)](Result<transport::HttpResponse> r) {
+    if (*alive) done(std::move(r));
+  });
+}
+
+// ---- subscribe ---------------------------------------------------------------------------
+
+void FcmLink::subscribe(std::string name, std::optional<Bytes> app_server_key, SubscribeCallback done) {
+  if (stopped_) {
+    done(fail(Errc::stopped, "webpushd is shutting down"));
+    return;
+  }
+  auto existing = store_->find_subscription_by_name(name);
+  if (!existing) {
+    done(tl::unexpected(existing.error()));
+    return;
+  }
+  const bool pending_name =
+      std::any_of(subscribes_.begin(), subscribes_.end(), [&](const auto& kv) { return kv.second->name == name; });
+  if (*existing || pending_name) {
+    done(fail(Errc::bad_request, fmt::format("a subscription named '{}' already exists", name)));
+    return;
+  }
+  if (app_server_key) {
+    if (auto k = crypto::PublicKey::from_bytes(*app_server_key); !k) {
+      done(fail(Errc::bad_request, "the application server key is not a P-256 public key: " + k.error().message()));
+      return;
+    }
+  }
+  auto key = crypto::KeyPair::generate();
+  auto auth = crypto::generate_auth_secret();
+  auto app_uuid = fcm_uuid("FCM app id");
+  auto channel = fcm_uuid("channel ID");
+  if (!key || !auth || !app_uuid || !channel) {
+    done(tl::unexpected(!key ? key.error() : !auth ? auth.error() : !app_uuid ? app_uuid.error() : channel.error()));
+    return;
+  }
+  const std::uint64_t id = next_subscribe_++;
+  auto p =
+      std::make_unique<PendingSubscribe>(std::move(name), std::move(app_server_key), std::move(*key), std::move(*auth));
+  p->app_id = "wp:webpushd#" + *app_uuid;
+  p->channel_id = std::move(*channel);
+  p->done = std::move(done);
+  subscribes_.emplace(id, std::move(p));
+  ensure_device([this, id](Result<void> r) {
+    if (!r) {
+      fail_subscribe(id, r.error());
+      return;
+    }
+    register_gcm(id);
+  });
+}
+
+FcmLink::PendingSubscribe* FcmLink::pending(std::uint64_t id) {
+  const auto it = subscribes_.find(id);
+  return it == subscribes_.end() ? nullptr : it->second.get();
+}
+
+void FcmLink::fail_subscribe(std::uint64_t id, Error error) {
+  const auto it = subscribes_.find(id);
+  if (it == subscribes_.end()) return;
+  auto p = std::move(it->second);
+  subscribes_.erase(it);
+  log().warn("subscription {} was not registered with Chrome's push service: {}", p->name, error.message());
+  if (p->done) p->done(tl::unexpected(std::move(error)));
+}
+
+void FcmLink::register_gcm(std::uint64_t id) {
+  PendingSubscribe* p = pending(id);
+  if (p == nullptr || !device_) return;
+  ++p->attempts;
+  const std::string sender =
+      p->app_server_key ? base64url_encode(*p->app_server_key) : std::string(fcm::default_sender_key());
+  const fcm::GcmRegisterParams params{*device_, p->app_id, sender};
+  post(options_.urls.register3,
+       {{"Authorization", fcm::gcm_register_authorization(*device_)},
+        {"Content-Type", "application/x-www-form-urlencoded"}},
+       fcm::encode_gcm_register_form(params),
+       [this, id](Result<transport::HttpResponse> r) { on_gcm_registered(id, std::move(r)); });
+}
+
+void FcmLink::on_gcm_registered(std::uint64_t id, Result<transport::HttpResponse> response) {
+  PendingSubscribe* p = pending(id);
+  if (p == nullptr) return;
+  auto token = decode_answer(response, fcm::decode_gcm_register_response);
+  if (!token) {
+    const bool retry = token.error().is(fcm::Errc::refused) &&
+                       token.error().message().find(kPhoneRegistrationError) != std::string::npos &&
+                       p->attempts <= options_.register_retries;
+    if (retry) {
+      retry_gcm(id);
+      return;
+    }
+    const Error& e = token.error();
+    fail_subscribe(id, e.is(fcm::Errc::refused) ? Error(Errc::registration, e.message()) : e);
+    return;
+  }
+  p->gcm_token = std::move(*token);
+  if (options_.firebase) {
+    install(id);
+  } else {
+    store_subscription(id);
+  }
+}
+
+void FcmLink::retry_gcm(std::uint64_t id) {
+  PendingSubscribe* p = pending(id);
+  log().info("GCM register answered {}; trying again ({} of {})", kPhoneRegistrationError, p->attempts,
+             options_.register_retries);
+  auto timer = scheduler_->make_timer(event::TimerClock::monotonic, [this, id] { register_gcm(id); });
+  if (!timer) {
+    fail_subscribe(id, timer.error());
+    return;
+  }
+  p->retry = std::move(*timer);
+  p->retry->arm(options_.register_retry_delay);
+}
+
+void FcmLink::install(std::uint64_t id) {
+  auto random = crypto::random_bytes(17);
+  auto fid = random ? fcm::make_installation_id(*random) : tl::unexpected(random.error());
+  if (!fid) {
+    fail_subscribe(id, fid.error());
+    return;
+  }
+  const auto& app = *options_.firebase;
+  post(fmt::format("{}/projects/{}/installations", options_.urls.installations, app.project_id),
+       {{"Content-Type", "application/json"},
+        {"x-goog-api-key", app.api_key},
+        {"x-firebase-client", std::string(kFirebaseClient)}},
+       fcm::encode_installation_request(app, *fid),
+       [this, id](Result<transport::HttpResponse> r) { on_installed(id, std::move(r)); });
+}
+
+void FcmLink::on_installed(std::uint64_t id, Result<transport::HttpResponse> response) {
+  PendingSubscribe* p = pending(id);
+  if (p == nullptr) return;
+  auto installation = decode_answer(response, fcm::decode_installation_response);
+  if (!installation) {
+    const Error& e = installation.error();
+    fail_subscribe(id, e.is(fcm::Errc::refused) ? Error(Errc::registration, e.message()) : e);
+    return;
+  }
+  p->installation_id = std::move(installation->fid);
+  p->installation_auth = std::move(installation->auth_token);
+  const auto& app = *options_.firebase;
+  fcm::FcmRegistrationParams params;
+  params.endpoint = options_.urls.send + "/" + p->gcm_token;
+  params.p256dh = base64url_encode(p->key.public_bytes());
+  params.auth = base64url_encode(p->auth_secret);
+  if (p->app_server_key) params.application_pub_key = base64url_encode(*p->app_server_key);
+  post(fmt::format("{}/projects/{}/registrations", options_.urls.registrations, app.project_id),
+       {{"Content-Type", "application/json"},
+        {"x-goog-api-key", app.api_key},
+        {"x-goog-firebase-installations-auth", p->installation_auth}},
+       fcm::encode_fcm_registration_request(params),
+       [this, id](Result<transport::HttpResponse> r) { on_fcm_registered(id, std::move(r)); });
+}
+
+void FcmLink::on_fcm_registered(std::uint64_t id, Result<transport::HttpResponse> response) {
+  PendingSubscribe* p = pending(id);
+  if (p == nullptr) return;
+  auto token = decode_answer(response, fcm::decode_fcm_registration_response);
+  if (!token) {
+    const Error& e = token.error();
+    fail_subscribe(id, e.is(fcm::Errc::refused) ? Error(Errc::registration, e.message()) : e);
+    return;
+  }
+  p->fcm_token = std::move(*token);
+  store_subscription(id);
+}
+
+void FcmLink::store_subscription(std::uint64_t id) {
+  const auto it = subscribes_.find(id);
+  if (it == subscribes_.end()) return;
+  auto p = std::move(it->second);
+  subscribes_.erase(it);
+  const auto pub = p->key.public_bytes();
+  store::Subscription sub;
+  sub.name = p->name;
+  sub.server = mcs_server();
+  sub.channel_id = p->channel_id;
+  // The token is used as it is: its ':' is allowed in a URL path segment.
+  sub.endpoint = options_.urls.send + "/" + (p->fcm_token.empty() ? p->gcm_token : p->fcm_token);
+  sub.private_key = p->key.private_bytes();
+  sub.public_key = Bytes(pub.begin(), pub.end());
+  sub.auth_secret = p->auth_secret;
+  sub.app_server_key = p->app_server_key;
+  sub.created_at = clock_->now().wall_ms;
+  sub.state = store::SubscriptionState::active;
+  sub.fcm = store::FcmRegistration{p->app_id, p->gcm_token, p->fcm_token, p->installation_id};
+  auto stored = store_->add_subscription(sub);
+  if (!stored) {
+    if (p->done) p->done(tl::unexpected(stored.error()));
+    return;
+  }
+  sub.id = *stored;
+  log().info("subscription {} created with Chrome's push service", sub.name);
+  connect_session();
+  if (p->done) p->done(std::move(sub));
+}
+
+void FcmLink::unsubscribe(std::int64_t subscription_id, DoneCallback done) {
+  auto sub = store_->find_subscription_by_id(subscription_id);
+  if (!sub) {
+    done(tl::unexpected(sub.error()));
+    return;
+  }
+  if (!*sub || !(*sub)->fcm) {
+    done(fail(Errc::bad_request, fmt::format("no subscription of Chrome's push service with id {}", subscription_id)));
+    return;
+  }
+  if (auto r = store_->remove_subscription(subscription_id); !r) {
+    done(tl::unexpected(r.error()));
+    return;
+  }
+  inbox_->forget((*sub)->channel_id);
+  log().info("subscription {} removed (Chrome's push service is not told)", (*sub)->name);
+  done({});
+}
+
+// ---- the MCS stream ------------------------------------------------------------------------
+
+void FcmLink::on_open() { apply(session_.on_connected(clock_->now())); }
+
+void FcmLink::on_data(std::string_view bytes) {
+  last_heartbeat_ms_ = clock_->now().wall_ms;
+  apply(session_.on_bytes(bytes, clock_->now()));
+}
+
+void FcmLink::on_closed(protocol::DisconnectReason reason, std::string detail) {
+  transport_detail_ = std::move(detail);
+  // Closed already: keep the object alive until its callback has returned.
+  if (conn_) {
+    graveyard_.push_back(Grave{std::move(conn_), clock_->now().mono});
+    if (reaper_) reaper_->arm(Duration{0});
+  }
+  apply(session_.on_closed(reason, clock_->now()));
+}
+
+void FcmLink::apply(fcm::McsActions actions) {
+  for (auto& a : actions) {
+    if (!apply_one(a)) return;  // a failed connect applied its own actions and rearmed
+  }
+  rearm();
+}
+
+bool FcmLink::apply_one(fcm::McsAction& a) {
+  using namespace fcm::action;
+  if (auto* send = std::get_if<Send>(&a)) {
+    if (conn_) conn_->send(std::move(send->bytes));
+  } else if (std::get_if<Connect>(&a)) {
+    return on_connect();
+  } else if (std::get_if<Close>(&a)) {
+    retire_connection(Duration{2000});  // time for what is queued to go out
+  } else if (auto* deliver = std::get_if<Deliver>(&a)) {
+    on_deliver(*deliver);
+  } else if (auto* confirmed = std::get_if<AcksConfirmed>(&a)) {
+    on_acks_confirmed(*confirmed);
+  } else if (auto* changed = std::get_if<StateChanged>(&a)) {
+    on_state_changed(*changed);
+  } else if (auto* warn = std::get_if<Warn>(&a)) {
+    log().warn("FCM: {}", warn->text);
+  }
+  return true;
+}
+
+bool FcmLink::on_connect() {
+  retire_connection(Duration{0});
+  auto c = streams_->connect(*this);
+  if (!c) {
+    transport_detail_ = c.error().message();
+    apply(session_.on_closed(protocol::DisconnectReason::io_error, clock_->now()));
+    return false;
+  }
+  conn_ = std::move(*c);
+  return true;
+}
+
+void FcmLink::retire_connection(Duration linger) {
+  // Closing may happen inside the stream's own callback: the object is
+  // destroyed later, from a timer.
+  if (!conn_) return;
+  conn_->close();
+  const Duration now = clock_->now().mono;
+  graveyard_.push_back(Grave{std::move(conn_), now + linger});
+  if (reaper_) {
+    Duration first = graveyard_.front().until;
+    for (const auto& g : graveyard_) first = std::min(first, g.until);
+    reaper_->arm(std::max(Duration{0}, first - now));
+  }
+}
+
+void FcmLink::reap() {
+  const Duration now = clock_->now().mono;
+  std::erase_if(graveyard_, [now](const Grave& g) { return g.until <= now; });
+  if (graveyard_.empty() || !reaper_) return;
+  Duration first = graveyard_.front().until;
+  for (const auto& g : graveyard_) first = std::min(first, g.until);
+  reaper_->arm(std::max(Duration{0}, first - now));
+}
+
+void FcmLink::rearm() {
+  if (!wakeup_) return;
+  if (const auto d = session_.next_wakeup(clock_->now())) {
+    wakeup_->arm(*d);
+  } else {
+    wakeup_->cancel();
+  }
+}
+
+void FcmLink::on_state_changed(const fcm::action::StateChanged& changed) {
+  const auto previous = state_;
+  state_ = changed.state;
+  state_detail_ = changed.detail;
+  using protocol::SessionState;
+  if (changed.state == SessionState::backing_off || changed.state == SessionState::paused) {
+    ++counters_.reconnects;
+    connected_since_ms_.reset();
+    if (transport_detail_.empty()) {
+      log().warn("FCM disconnected: {}", changed.detail);
+    } else {
+      log().warn("FCM disconnected: {} [{}]", changed.detail, transport_detail_);
+    }
+    transport_detail_.clear();
+  } else if (changed.state == SessionState::ready) {
+    connected_since_ms_ = clock_->now().wall_ms;
+    log().info("connected to {} ({})", mcs_server(), changed.detail);
+  } else if (changed.state != previous) {
+    log().debug("FCM state: {}", protocol::to_string(changed.state));
+  }
+}
+
+void FcmLink::on_acks_confirmed(const fcm::action::AcksConfirmed& confirmed) {
+  if (auto ok = store_->remove_fcm_acks(confirmed.persistent_ids); !ok) {
+    // They are presented again at the next login: harmless.
+    log().warn("cannot forget the FCM persistent ids a login confirmed: {}", ok.error().message());
+  }
+}
+
+// ---- the receive path ----------------------------------------------------------------------
+
+void FcmLink::on_deliver(fcm::action::Deliver& deliver) {
+  auto& n = deliver.notification;
+  auto sub = store_->find_subscription_by_fcm_app(deliver.app_id);
+  if (sub && *sub) {
+    n.channel_id = (*sub)->channel_id;
+  } else {
+    if (!sub) log().warn("cannot look up FCM app id {}: {}", deliver.app_id, sub.error().message());
+    // No subscription has such a channel: the Receiver treats it as autopush's unknown channel.
+    n.channel_id = "fcm-app:" + deliver.app_id;
+  }
+  batch_.push_back(std::move(n));
+  batch_persistent_.push_back(!deliver.persistent_id.empty());
+  // Everything that arrives in this loop turn is committed in one transaction.
+  if (flush_pending_) return;
+  flush_pending_ = true;
+  scheduler_->defer([this, alive = alive_] {
+    if (!*alive) return;
+    flush_pending_ = false;
+    flush_batch();
+  });
+}
+
+void FcmLink::flush_batch() {
+  if (batch_.empty()) return;
+  std::vector<protocol::Notification> batch;
+  batch.swap(batch_);
+  std::vector<bool> persistent;
+  persistent.swap(batch_persistent_);
+  const Instant now = clock_->now();
+  auto results = receiver_.process(batch, now.wall_ms);
+
+  std::vector<std::string> versions;
+  std::vector<std::string> persistent_ids;
+  bool store_failed = false;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    ++counters_.received;
+    if (!r.ack) {
+      store_failed = true;
+      continue;
+    }
+    if (*r.ack == protocol::AckCode::not_delivered) ++counters_.duplicates;
+    if (*r.ack == protocol::AckCode::decrypt_error) ++counters_.decrypt_errors;
+    versions.push_back(r.version);
+    if (persistent[i]) persistent_ids.push_back(r.version);
+  }
+  if (!persistent_ids.empty()) {
+    if (auto ok = store_->add_fcm_acks(persistent_ids, now.wall_ms); !ok) {
+      // Only the next login's list is short: the server may redeliver, and the inbox recognises it.
+      log().warn("cannot record FCM persistent ids: {}", ok.error().message());
+    }
+  }
+  // Acked only now: the inbox transaction has committed.
+  if (!versions.empty() && running_) apply(session_.ack(std::move(versions), clock_->now()));
+  deliver(results);
+  if (!store_failed) {
+    store_error_.reset();
+    return;
+  }
+  const auto why = std::find_if(results.begin(), results.end(), [](const auto& r) { return r.failure.has_value(); });
+  store_error_ = why != results.end() ? why->failure->message() : std::string("the inbox refused the batch");
+  log().error("the inbox could not store FCM messages: {}; reconnecting so that the service redelivers them",
+              *store_error_);
+  if (running_) apply(session_.on_store_failure(clock_->now()));
+}
+
+void FcmLink::deliver(const std::vector<protocol::Received>& results) {
+  std::vector<const Message*> stored;
+  for (const auto& r : results) {
+    if (!r.message) continue;
+    stored.push_back(&*r.message);
+    if (const auto& m = *r.message; m.error) {
+      log().warn("FCM message {} on {} could not be decrypted: {}", m.version, m.subscription, *m.error);
+    }
+  }
+  if (!stored.empty()) dispatcher_->deliver(stored);
+}
+
+FcmStatus FcmLink::status() const {
+  FcmStatus s;
+  s.state = state_;
+  s.detail = state_detail_;
+  s.connected_since_ms = connected_since_ms_;
+  s.last_heartbeat_ms = last_heartbeat_ms_;
+  s.counters = counters_;
+  s.device_known = device_.has_value();
+  s.store_error = store_error_;
+  return s;
+}
+
+}  // namespace webpush::daemon
