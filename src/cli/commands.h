@@ -54,6 +54,7 @@ struct SubscribeOptions {
   std::string ca_file;
   std::string proxy;
   double timeout = 30;
+  std::string service = "autopush";  ///< "autopush" or "fcm"
 };
 
 void add_subscribe_options(CLI::App& sub, SubscribeOptions& o);

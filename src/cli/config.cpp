@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include <arpa/inet.h>
+
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -93,6 +96,12 @@ constexpr KnownKey kKnownKeys[] = {
     {"retention", "max_messages"},
     {"unifiedpush", "enabled"},
     {"unifiedpush", "call_timeout"},
+    {"fcm", "project_id"},
+    {"fcm", "app_id"},
+    {"fcm", "api_key"},
+    {"fcm", "base_url"},
+    {"fcm", "mcs"},
+    {"fcm", "heartbeat_interval"},
 };
 
 // The names `prefix` may hold: its keys, and at the top level the tables too.
@@ -191,6 +200,67 @@ Result<void> read_unifiedpush(const toml::table& t, Config& c, const std::string
   return {};
 }
 
+// "localhost", "[::1]" or an IPv4 literal in 127.0.0.0/8.
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "[::1]") return true;
+  in_addr v4{};
+  return ::inet_pton(AF_INET, std::string(host).c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
+// "http(s)://host[:port][/path]": https, or http to a loopback host.
+bool valid_base_url(std::string_view url) {
+  const bool https = url.starts_with("https://");
+  if (!https && !url.starts_with("http://")) return false;
+  std::string_view rest = url.substr(https ? 8 : 7);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.find_first_of(" @") != std::string_view::npos) return false;
+  if (https) return true;
+  const auto colon = authority.starts_with("[") ? authority.find("]:") : authority.rfind(':');
+  const std::string_view host =
+      colon == std::string_view::npos ? authority : authority.substr(0, colon + (authority.starts_with("[") ? 1 : 0));
+  return is_loopback_host(host);
+}
+
+// "host:port" with a port of 1 to 65535.
+bool valid_host_port(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  const std::string_view port = text.substr(colon + 1);
+  int n = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+  return ec == std::errc() && end == port.data() + port.size() && n >= 1 && n <= 65535;
+}
+
+Result<void> check_fcm(const toml::table& t, const Config& c, const std::string& origin) {
+  const int given = int(c.fcm_project_id.has_value()) + int(c.fcm_app_id.has_value()) + int(c.fcm_api_key.has_value());
+  if (given != 0 && given != 3) {
+    return fail(ConfigErrc::wrong_type,
+                fmt::format("{}: [fcm] needs all of 'project_id', 'app_id' and 'api_key', or none", where(origin, t)));
+  }
+  if (c.fcm_base_url && !valid_base_url(*c.fcm_base_url)) {
+    return fail(ConfigErrc::wrong_type, fmt::format("{}: 'fcm.base_url' must be an https:// URL (http:// only to a "
+                                                    "loopback host)",
+                                                    where(origin, *t.get("base_url"))));
+  }
+  if (c.fcm_mcs && !valid_host_port(*c.fcm_mcs)) {
+    return fail(ConfigErrc::wrong_type,
+                fmt::format("{}: 'fcm.mcs' must be HOST:PORT (port 1 to 65535)", where(origin, *t.get("mcs"))));
+  }
+  return {};
+}
+
+Result<void> read_fcm(const toml::table& t, Config& c, const std::string& origin) {
+  WEBPUSH_TRY(check_keys(t, "fcm", origin));
+  c.fcm = true;
+  WEBPUSH_TRY(read(t, "fcm", "project_id", c.fcm_project_id, origin));
+  WEBPUSH_TRY(read(t, "fcm", "app_id", c.fcm_app_id, origin));
+  WEBPUSH_TRY(read(t, "fcm", "api_key", c.fcm_api_key, origin));
+  WEBPUSH_TRY(read(t, "fcm", "base_url", c.fcm_base_url, origin));
+  WEBPUSH_TRY(read(t, "fcm", "mcs", c.fcm_mcs, origin));
+  WEBPUSH_TRY(read(t, "fcm", "heartbeat_interval", c.fcm_heartbeat_interval, origin, kFcmHeartbeatRange));
+  return check_fcm(t, c, origin);
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, const std::string& origin) {
@@ -204,7 +274,8 @@ Result<Config> parse_config(std::string_view text, const std::string& origin) {
   } sections[] = {{"connection", read_connection},
                   {"sinks", read_sinks},
                   {"retention", read_retention},
-                  {"unifiedpush", read_unifiedpush}};
+                  {"unifiedpush", read_unifiedpush},
+                  {"fcm", read_fcm}};
   for (const auto& s : sections) {
     auto table = section(*root, s.name, origin);
     if (!table) return tl::unexpected(table.error());

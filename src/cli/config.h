@@ -22,6 +22,13 @@
 //   [unifiedpush]
 //   enabled = true
 //   call_timeout = 25
+//   [fcm]                              # Chrome's push service (FCM)
+//   project_id = "my-project"          # project_id, app_id, api_key: all or none
+//   app_id = "1:1234:web:abcd"
+//   api_key = "AIza…"
+//   base_url = "https://fcm.example"   # optional: a private or test stack
+//   mcs = "mtalk.google.com:5228"
+//   heartbeat_interval = 300           # seconds
 //
 // An unknown key or a value of the wrong type is an error naming the key and line.
 #pragma once
@@ -57,6 +64,7 @@ inline constexpr NumberRange kExecTimeoutRange{0.001, 86400};
 inline constexpr NumberRange kRetentionDaysRange{0.001, 36500};
 inline constexpr NumberRange kRetentionMessagesRange{1, 1'000'000'000};
 inline constexpr NumberRange kCallTimeoutRange{1, 300};
+inline constexpr NumberRange kFcmHeartbeatRange{30, 3600};
 
 /// Values present in the file; absent keys stay nullopt.
 struct Config {
@@ -77,6 +85,16 @@ struct Config {
   std::optional<std::int64_t> retention_max_messages;
   std::optional<bool> unifiedpush_enabled;
   std::optional<double> unifiedpush_call_timeout;
+  /// [fcm]: project_id, app_id and api_key are all set or none; base_url is
+  /// https:// (http:// only to a loopback host); mcs is "host:port".
+  std::optional<std::string> fcm_project_id;
+  std::optional<std::string> fcm_app_id;
+  std::optional<std::string> fcm_api_key;
+  std::optional<std::string> fcm_base_url;
+  std::optional<std::string> fcm_mcs;
+  std::optional<double> fcm_heartbeat_interval;
+  /// True when the file has an [fcm] table.
+  bool fcm = false;
 };
 
 /// Parses config text; `origin` names the file in messages.

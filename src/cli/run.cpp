@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 #include <spdlog/pattern_formatter.h>
@@ -78,8 +80,32 @@ namespace {
 struct Effective {
   RunOptions run;
   std::string server;
-  std::string log_level;  // empty: from -v/-q
+  std::string log_level;                  // empty: from -v/-q
+  std::optional<daemon::FcmOptions> fcm;  // [fcm] given
 };
+
+// The [fcm] table as the daemon's options; base_url replaces every Google URL
+// with the same paths under it.
+daemon::FcmOptions fcm_options(const Config& cfg) {
+  daemon::FcmOptions f;
+  if (cfg.fcm_base_url) {
+    std::string base = *cfg.fcm_base_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    f.urls = {base + "/checkin", base + "/c2dm/register3", base + "/v1", base + "/v1", base + "/fcm/send"};
+  }
+  if (cfg.fcm_mcs) {
+    const auto colon = cfg.fcm_mcs->rfind(':');  // checked by the parser
+    f.mcs_host = cfg.fcm_mcs->substr(0, colon);
+    if (f.mcs_host.size() > 2 && f.mcs_host.front() == '[') f.mcs_host = f.mcs_host.substr(1, f.mcs_host.size() - 2);
+    const std::string_view port = std::string_view(*cfg.fcm_mcs).substr(colon + 1);
+    std::from_chars(port.data(), port.data() + port.size(), f.mcs_port);
+  }
+  if (cfg.fcm_project_id) f.firebase = fcm::FirebaseApp{*cfg.fcm_project_id, *cfg.fcm_app_id, *cfg.fcm_api_key};
+  if (cfg.fcm_heartbeat_interval) {
+    f.session.heartbeat_interval = Duration(static_cast<std::int64_t>(*cfg.fcm_heartbeat_interval * 1000));
+  }
+  return f;
+}
 
 Result<Effective> effective_options(const GlobalOptions& g, const RunOptions& flags, const CLI::App& sub) {
   Effective e{flags, g.server, ""};
@@ -113,6 +139,7 @@ Result<Effective> effective_options(const GlobalOptions& g, const RunOptions& fl
   if (cfg->unifiedpush_call_timeout) e.run.unifiedpush_call_timeout = *cfg->unifiedpush_call_timeout;
   take("--retention-days", e.run.retention_days, cfg->retention_max_age_days);
   take("--retention-messages", e.run.retention_messages, cfg->retention_max_messages);
+  if (cfg->fcm) e.fcm = fcm_options(*cfg);
   return e;
 }
 
@@ -144,6 +171,7 @@ daemon::DaemonConfig daemon_config(const GlobalOptions& g, const Effective& e) {
   c.retention = {std::chrono::milliseconds(static_cast<std::int64_t>(o.retention_days * 86'400'000.0)),
                  o.retention_messages};
   c.log_level = e.log_level;
+  c.fcm = e.fcm;
   return c;
 }
 

@@ -25,6 +25,10 @@ void add_subscribe_options(CLI::App& sub, SubscribeOptions& o) {
   sub.add_flag("--insecure", o.insecure, "allow plain ws:// to a host that is not loopback");
   sub.add_option("--ca-file", o.ca_file, "extra CA certificates (PEM) to trust")->check(CLI::ExistingFile);
   sub.add_option("--proxy", o.proxy, "HTTP CONNECT proxy HOST:PORT");
+  sub.add_option("--service", o.service,
+                 "the push service to subscribe with: autopush (--server) or fcm (Chrome's, through the daemon)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"autopush", "fcm"}));
   sub.add_option("--timeout", o.timeout, "seconds to wait for the push service")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 600.0));
@@ -55,6 +59,7 @@ int subscribe_via_daemon(ControlClient& control, const SubscribeOptions& o, cons
     std::fprintf(stderr, "webpushd: --trace: the daemon's connection is not this command's; `run --trace` shows it\n");
   }
   nlohmann::json req = {{"cmd", "subscribe"}, {"name", name}};
+  if (o.service != "autopush") req["service"] = o.service;
   if (key) req["vapid_key"] = base64url_encode(*key);
   auto reply = control.request(req, std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout * 1000)));
   if (!reply) {
@@ -121,6 +126,10 @@ int run_subscribe(const GlobalOptions& g, const SubscribeOptions& o) {
   }
   const std::string name = o.name.empty() ? generated_name() : o.name;
   if (auto control = ControlClient::connect(state_dir(g))) return subscribe_via_daemon(*control, o, name, key);
+  if (o.service == "fcm") {
+    print_error("FCM subscriptions need the daemon: start webpushd run");
+    return kExitFailure;
+  }
   return subscribe_one_shot(g, o, name, key);
 }
 

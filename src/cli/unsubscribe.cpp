@@ -168,6 +168,26 @@ void print_unifiedpush(const nlohmann::ordered_json& status) {
   }
 }
 
+// Chrome's push service (FCM), when the daemon runs it: state, times, counters.
+void print_fcm(const nlohmann::ordered_json& status) {
+  const auto it = status.find("fcm");
+  if (it == status.end() || !it->is_object()) return;
+  const std::string state = it->value("state", "");
+  const std::string detail = it->value("detail", "");
+  std::printf("%-16s %s%s%s\n", "fcm", state.c_str(), detail.empty() ? "" : ": ", printable(detail, 200).c_str());
+  for (const auto& [label, key] :
+       {std::pair{"  connected since", "connected_since"}, std::pair{"  last heartbeat", "last_heartbeat"}}) {
+    const auto t = it->find(key);
+    if (t != it->end() && t->is_string()) std::printf("%-16s %s\n", label, t->get<std::string>().c_str());
+  }
+  if (const auto c = it->find("counters"); c != it->end() && c->is_object()) {
+    std::printf("%-16s %lld received, %lld duplicates, %lld decrypt errors, %lld reconnects\n", "  counters",
+                static_cast<long long>(c->value("received", 0)), static_cast<long long>(c->value("duplicates", 0)),
+                static_cast<long long>(c->value("decrypt_errors", 0)),
+                static_cast<long long>(c->value("reconnects", 0)));
+  }
+}
+
 void print_status_table(const nlohmann::ordered_json& status) {
   auto field = [&](const char* label, const char* key) {
     const auto it = status.find(key);
@@ -184,6 +204,7 @@ void print_status_table(const nlohmann::ordered_json& status) {
   field("store error", "store_error");
   print_sinks_behind(status);
   print_unifiedpush(status);
+  print_fcm(status);
   if (const auto it = status.find("inbox"); it != status.end()) {
     std::printf("%-16s %lld stored, %lld delivered, %lld failed\n", "inbox",
                 static_cast<long long>(it->value("stored", 0)), static_cast<long long>(it->value("delivered", 0)),

@@ -65,6 +65,25 @@ ordered_json status_json(const AgentStatus& s, store::Store& store) {
   return j;
 }
 
+ordered_json fcm_status_json(const FcmStatus& s) {
+  const auto time = [](const std::optional<std::int64_t>& ms) {
+    return ms ? ordered_json(sinks::rfc3339(*ms)) : ordered_json(nullptr);
+  };
+  ordered_json j;
+  j["state"] = std::string(protocol::to_string(s.state));
+  j["connected"] = s.state == protocol::SessionState::ready;
+  j["detail"] = s.detail;
+  j["connected_since"] = time(s.connected_since_ms);
+  j["last_heartbeat"] = time(s.last_heartbeat_ms);
+  j["counters"] = {{"received", s.counters.received},
+                   {"duplicates", s.counters.duplicates},
+                   {"decrypt_errors", s.counters.decrypt_errors},
+                   {"reconnects", s.counters.reconnects}};
+  j["device_known"] = s.device_known;
+  j["store_error"] = s.store_error ? ordered_json(*s.store_error) : ordered_json(nullptr);
+  return j;
+}
+
 struct ControlServer::Client {
   int fd = -1;
   std::unique_ptr<event::FdWatch> watch;
@@ -241,6 +260,7 @@ void ControlServer::handle_line(int id, const std::string& line) {
 void ControlServer::cmd_status(int id) {
   ordered_json status = status_json(agent_->status(), *store_);
   if (unifiedpush_status_) status["unifiedpush"] = unifiedpush_status_();
+  if (fcm_ != nullptr) status["fcm"] = fcm_status_json(fcm_->status());
   reply(id, ordered_json{{"ok", true}, {"status", std::move(status)}}.dump());
 }
 
@@ -262,7 +282,7 @@ void ControlServer::cmd_watch(int id) {
 
 void ControlServer::cmd_subscribe(int id, SubscribeRequest req) {
   std::weak_ptr<bool> alive = alive_;
-  agent_->subscribe(std::move(req.name), std::move(req.vapid_key), [this, alive, id](Result<store::Subscription> sub) {
+  auto done = [this, alive, id](Result<store::Subscription> sub) {
     if (alive.expired() || !*alive.lock()) return;
     if (!sub) {
       reply(id, error_reply(sub.error().message()));
@@ -271,7 +291,14 @@ void ControlServer::cmd_subscribe(int id, SubscribeRequest req) {
     ordered_json j = {{"ok", true}, {"id", sub->id}, {"name", sub->name}};
     j["subscription"] = ordered_json::parse(subscription_json(*sub));
     reply(id, j.dump());
-  });
+  };
+  if (req.service == PushServiceKind::autopush) {
+    agent_->subscribe(std::move(req.name), std::move(req.vapid_key), std::move(done));
+  } else if (fcm_ != nullptr) {
+    fcm_->subscribe(std::move(req.name), std::move(req.vapid_key), std::move(done));
+  } else {
+    reply(id, error_reply("FCM is not configured: add an [fcm] section to the daemon's config file"));
+  }
 }
 
 void ControlServer::cmd_unsubscribe(int id, const UnsubscribeRequest& req) {

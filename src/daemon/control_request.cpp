@@ -31,7 +31,14 @@ tl::expected<ControlRequest, std::string> subscribe_request(const json& req) {
   if (!name || name->empty() || name->size() > kMaxNameBytes) {
     return tl::unexpected(std::string("subscribe needs a \"name\" of 1 to 128 characters"));
   }
-  SubscribeRequest s{std::move(*name), std::nullopt};
+  SubscribeRequest s{std::move(*name), std::nullopt, PushServiceKind::autopush};
+  if (const auto it = req.find("service"); it != req.end()) {
+    if (*it == "fcm") {
+      s.service = PushServiceKind::fcm;
+    } else if (*it != "autopush") {
+      return tl::unexpected(std::string("subscribe's \"service\" must be \"autopush\" or \"fcm\""));
+    }
+  }
   if (auto vapid_key = string_field(req, "vapid_key")) {
     auto decoded = base64_any_decode(*vapid_key);
     if (!decoded) return tl::unexpected("vapid_key is not base64url: " + decoded.error().message());

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <optional>
 #include <vector>
@@ -22,6 +23,8 @@
 #include "webpush/sinks/exec.h"
 #include "webpush/sinks/jsonl.h"
 #include "webpush/sinks/notify.h"
+#include "webpush/transport/http_client.h"
+#include "webpush/transport/tls_stream.h"
 
 namespace webpush::daemon {
 
@@ -39,6 +42,40 @@ std::vector<sinks::Sink*> pointers(const std::vector<std::unique_ptr<sinks::Sink
 void apply_log_level(const std::string& level) {
   if (level.empty()) return;
   spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// "mcs://host:port" split; nullopt when it is not that.
+std::optional<std::pair<std::string, int>> mcs_host_port(std::string_view server) {
+  constexpr std::string_view kScheme = "mcs://";
+  if (!server.starts_with(kScheme)) return std::nullopt;
+  server.remove_prefix(kScheme.size());
+  const auto colon = server.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  int port = 0;
+  const auto digits = server.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || end != digits.data() + digits.size() || port < 1 || port > 65535) return std::nullopt;
+  return std::pair{std::string(server.substr(0, colon)), port};
+}
+
+// The FCM options to run with: the configured ones, else those implied by the
+// store (subscriptions of an MCS server, or a stored device); nullopt: no FCM.
+Result<std::optional<FcmOptions>> fcm_options(const DaemonConfig& config, store::Store& store) {
+  if (config.fcm) return config.fcm;
+  auto subs = store.list_subscriptions();
+  if (!subs) return tl::unexpected(subs.error());
+  for (const auto& s : *subs) {
+    if (auto hp = mcs_host_port(s.server)) {
+      FcmOptions f;
+      f.mcs_host = hp->first;
+      f.mcs_port = hp->second;
+      return f;
+    }
+  }
+  auto device = store.get_fcm_device();
+  if (!device) return tl::unexpected(device.error());
+  if (*device) return std::optional<FcmOptions>(FcmOptions{});
+  return std::optional<FcmOptions>();
 }
 
 }  // namespace
@@ -92,9 +129,12 @@ struct Daemon::Parts {
   bool memory_released = false;  ///< start-up memory given back (once)
   std::unique_ptr<transport::ClientVhost> client;
   std::unique_ptr<transport::WsConnectionFactory> ws_factory;
+  std::unique_ptr<transport::HttpsClient> fcm_http;          // made when FCM runs without a fake
+  std::unique_ptr<transport::TlsStreamFactory> fcm_streams;  // likewise
   std::vector<std::unique_ptr<sinks::Sink>> sinks;
   std::vector<std::unique_ptr<sinks::Sink>> retired;  // replaced by a reload, finishing their work
   std::unique_ptr<Agent> agent;
+  std::unique_ptr<FcmLink> fcm;  // uses the agent's dispatcher; null without FCM
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<DistributorHost> unifiedpush;  // made by run(), after the agent started
   std::unique_ptr<event::SignalWatch> signals;
@@ -139,6 +179,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config, ReloadFn rel
   p->agent->set_sinks(pointers(p->sinks));
 
   std::unique_ptr<Daemon> d(new Daemon(std::move(p)));
+  if (auto ok = d->create_fcm(); !ok) return tl::unexpected(ok.error());
   Parts& parts = *d->parts_;
   Daemon* self = d.get();
   parts.agent->set_state_observer([self](const AgentStatus& s) {
@@ -154,9 +195,13 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config, ReloadFn rel
   if (!control) return tl::unexpected(control.error());
   parts.control = std::move(*control);
   ControlServer* ctl = parts.control.get();
+  ctl->set_fcm(parts.fcm.get());
   parts.agent->set_event_observer([ctl](const sinks::Event& e) { ctl->broadcast(e); });
   if (parts.seams.watch_network) {
-    auto netlink = NetlinkWatcher::create(*parts.loop, [self] { self->parts_->agent->on_network_change(); });
+    auto netlink = NetlinkWatcher::create(*parts.loop, [self] {
+      self->parts_->agent->on_network_change();
+      if (self->parts_->fcm) self->parts_->fcm->on_network_change();
+    });
     if (netlink) {
       parts.netlink = std::move(*netlink);
     } else {
@@ -168,6 +213,42 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config, ReloadFn rel
   return d;
 }
 
+Result<void> Daemon::create_fcm() {
+  Parts& p = *parts_;
+  auto options = fcm_options(p.config, *p.store);
+  if (!options) return tl::unexpected(options.error());
+  if (!*options) return {};
+  transport::HttpClient* http = p.seams.fcm_http;
+  transport::StreamConnectionFactory* streams = p.seams.fcm_streams;
+  if ((http == nullptr || streams == nullptr) && !p.client) {
+    auto client = transport::ClientVhost::create(*p.loop, p.config.client);
+    if (!client) return tl::unexpected(client.error());
+    p.client = std::move(*client);
+  }
+  if (http == nullptr) {
+    auto made = transport::HttpsClient::create(*p.client);
+    if (!made) return tl::unexpected(made.error());
+    p.fcm_http = std::move(*made);
+    http = p.fcm_http.get();
+  }
+  if (streams == nullptr) {
+    transport::TlsStreamOptions tls;
+    tls.host = (*options)->mcs_host;
+    tls.port = static_cast<std::uint16_t>((*options)->mcs_port);
+    tls.connect_timeout = (*options)->request_timeout;
+    auto made = transport::TlsStreamFactory::create(*p.client, std::move(tls));
+    if (!made) return tl::unexpected(made.error());
+    p.fcm_streams = std::move(*made);
+    streams = p.fcm_streams.get();
+  }
+  Jitter& jitter = p.seams.jitter != nullptr ? *p.seams.jitter : p.random_jitter;
+  p.fcm = std::make_unique<FcmLink>(*p.store, *http, *streams, *p.scheduler, p.agent->dispatcher(),
+                                    std::move(**options), p.clock(), jitter);
+  return {};
+}
+
+FcmLink* Daemon::fcm() noexcept { return parts_->fcm.get(); }
+
 Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
 Daemon::~Daemon() = default;  // Parts' member order: the loop's users, then the loop, then the store
@@ -178,6 +259,9 @@ event::EventLoop& Daemon::loop() noexcept { return *parts_->loop; }
 
 Result<void> Daemon::run() {
   if (auto ok = parts_->agent->start(); !ok) return ok;
+  if (parts_->fcm) {
+    if (auto ok = parts_->fcm->start(); !ok) return ok;
+  }
   start_unifiedpush();
   prune();
   // The store is open and the first connection is under way.
@@ -233,6 +317,7 @@ void Daemon::stop() {
   notify("STOPPING=1");
   if (p.unifiedpush) p.unifiedpush->stop();
   p.agent->shutdown();
+  if (p.fcm) p.fcm->shutdown();
   p.stop_timer->arm(p.config.close_linger);  // let the close frame go out
 }
 

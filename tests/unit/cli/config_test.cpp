@@ -120,6 +120,63 @@ TEST(ParseConfig, EachKeyAlone) {
   }
 }
 
+TEST(ParseConfig, TheFcmSection) {
+  const Config full = parse_ok(R"([fcm]
+project_id = "p"
+app_id = "1:2:web:3"
+api_key = "k"
+base_url = "https://fcm.example.com/base"
+mcs = "mcs.example.com:443"
+heartbeat_interval = 30
+)");
+  EXPECT_TRUE(full.fcm);
+  EXPECT_EQ(full.fcm_project_id, "p");
+  EXPECT_EQ(full.fcm_app_id, "1:2:web:3");
+  EXPECT_EQ(full.fcm_api_key, "k");
+  EXPECT_EQ(full.fcm_base_url, "https://fcm.example.com/base");
+  EXPECT_EQ(full.fcm_mcs, "mcs.example.com:443");
+  EXPECT_EQ(full.fcm_heartbeat_interval, 30.0);
+  // An empty table turns FCM on with Google's defaults and no Firebase project.
+  const Config empty = parse_ok("[fcm]\n");
+  EXPECT_TRUE(empty.fcm);
+  EXPECT_FALSE(empty.fcm_project_id || empty.fcm_base_url || empty.fcm_mcs || empty.fcm_heartbeat_interval);
+  EXPECT_FALSE(parse_ok("").fcm);
+  // http:// only to a loopback host.
+  EXPECT_EQ(parse_ok("[fcm]\nbase_url = 'http://127.0.0.1:8080'").fcm_base_url, "http://127.0.0.1:8080");
+  EXPECT_EQ(parse_ok("[fcm]\nbase_url = 'http://localhost/x'").fcm_base_url, "http://localhost/x");
+  EXPECT_EQ(parse_ok("[fcm]\nbase_url = 'http://[::1]:80'").fcm_base_url, "http://[::1]:80");
+}
+
+TEST(ParseConfig, FcmErrorsAreOneLineNamingTheKey) {
+  const std::vector<std::pair<const char*, const char*>> rows = {
+      {"[fcm]\nproject_id = 'p'", "cfg.toml:1: [fcm] needs all of 'project_id', 'app_id' and 'api_key', or none"},
+      {"[fcm]\nproject_id = 'p'\napp_id = 'a'",
+       "cfg.toml:1: [fcm] needs all of 'project_id', 'app_id' and 'api_key', or none"},
+      {"[fcm]\nbase_url = 'http://fcm.example.com'",
+       "cfg.toml:2: 'fcm.base_url' must be an https:// URL (http:// only to a loopback host)"},
+      {"[fcm]\nbase_url = 'http://127.example.com'",
+       "cfg.toml:2: 'fcm.base_url' must be an https:// URL (http:// only to a loopback host)"},
+      {"[fcm]\nbase_url = 'ftp://x'",
+       "cfg.toml:2: 'fcm.base_url' must be an https:// URL (http:// only to a loopback host)"},
+      {"[fcm]\nbase_url = 'https://'",
+       "cfg.toml:2: 'fcm.base_url' must be an https:// URL (http:// only to a loopback host)"},
+      {"[fcm]\nmcs = 'mtalk.google.com'", "cfg.toml:2: 'fcm.mcs' must be HOST:PORT (port 1 to 65535)"},
+      {"[fcm]\nmcs = 'h:0'", "cfg.toml:2: 'fcm.mcs' must be HOST:PORT (port 1 to 65535)"},
+      {"[fcm]\nmcs = 'h:65536'", "cfg.toml:2: 'fcm.mcs' must be HOST:PORT (port 1 to 65535)"},
+      {"[fcm]\nmcs = ':5228'", "cfg.toml:2: 'fcm.mcs' must be HOST:PORT (port 1 to 65535)"},
+      {"[fcm]\nheartbeat_interval = 29", "cfg.toml:2: 'fcm.heartbeat_interval' must be a number from 30 to 3600"},
+      {"[fcm]\nheartbeat_interval = 3601", "cfg.toml:2: 'fcm.heartbeat_interval' must be a number from 30 to 3600"},
+      {"[fcm]\napi_key = 1", "cfg.toml:2: 'fcm.api_key' must be a string"},
+      {"[fcm]\nsender_id = '1'", "cfg.toml:2: unknown key 'fcm.sender_id'"},
+      {"fcm = 1", "cfg.toml:1: 'fcm' must be a table ([fcm])"},
+  };
+  for (const auto& [text, message] : rows) {
+    const auto c = parse_config(text, kOrigin);
+    ASSERT_FALSE(c) << text;
+    EXPECT_EQ(c.error().message(), message) << text;
+  }
+}
+
 struct ErrRow {
   const char* text;
   ConfigErrc code;

@@ -30,6 +30,21 @@ TEST(ControlRequest, DecodesSubscribeWithAKeyInEitherAlphabet) {
   EXPECT_EQ(std::get<SubscribeRequest>(standard).vapid_key, (Bytes{0xff, 0xef}));
 }
 
+TEST(ControlRequest, SubscribeTakesAServiceAutopushByDefault) {
+  const auto service = [](std::string_view line) {
+    return std::get<SubscribeRequest>(parse_control_request(line).value()).service;
+  };
+  EXPECT_EQ(service(R"({"cmd":"subscribe","name":"a"})"), PushServiceKind::autopush);
+  EXPECT_EQ(service(R"({"cmd":"subscribe","name":"a","service":"autopush"})"), PushServiceKind::autopush);
+  EXPECT_EQ(service(R"({"cmd":"subscribe","name":"a","service":"fcm"})"), PushServiceKind::fcm);
+  const std::string want = R"(subscribe's "service" must be "autopush" or "fcm")";
+  EXPECT_EQ(refusal(R"({"cmd":"subscribe","name":"a","service":"FCM"})"), want);
+  EXPECT_EQ(refusal(R"({"cmd":"subscribe","name":"a","service":""})"), want);
+  EXPECT_EQ(refusal(R"({"cmd":"subscribe","name":"a","service":1})"), want);
+  EXPECT_EQ(refusal(R"({"cmd":"subscribe","name":"a","service":null})"), want);
+  EXPECT_EQ(refusal(R"({"cmd":"subscribe","name":"a","service":["fcm"]})"), want);
+}
+
 TEST(ControlRequest, RefusesASubscribeWithoutAUsableName) {
   const std::string want = R"(subscribe needs a "name" of 1 to 128 characters)";
   EXPECT_EQ(refusal(R"({"cmd":"subscribe"})"), want);

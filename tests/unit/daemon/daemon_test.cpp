@@ -19,6 +19,8 @@
 #include "../store/store_fixtures.h"
 #include "fake_clock.h"
 #include "fake_connection.h"
+#include "fake_http.h"
+#include "fake_stream.h"
 #include "webpush/daemon/control.h"
 #include "webpush/event/timer.h"
 
@@ -32,6 +34,9 @@ struct DaemonHarness {
   fakes::FakeConnectionFactory connections;
   fakes::FakeClock clock;
   fakes::FixedJitter jitter{0.0};
+  fakes::FakeHttpClient fcm_http;
+  fakes::FakeStreamFactory fcm_streams;
+  std::optional<FcmOptions> fcm;      // the [fcm] configured
   std::vector<std::string> notified;  // sd_notify lines, in order
   int reloads = 0;
   std::vector<std::size_t> releases;  // how many lines were notified when memory was released
@@ -44,6 +49,7 @@ struct DaemonHarness {
     c.agent.server = "wss://push.example.net/";
     c.sinks.notify = false;
     c.close_linger = Duration{0};
+    c.fcm = fcm;
     return c;
   }
 
@@ -52,6 +58,8 @@ struct DaemonHarness {
     s.connections = &connections;
     s.clock = &clock;
     s.jitter = &jitter;
+    s.fcm_http = &fcm_http;
+    s.fcm_streams = &fcm_streams;
     s.sd_notify = [this](const std::string& line) { notified.push_back(line); };
     s.watch_network = false;
     s.release_memory = [this] { releases.push_back(notified.size()); };
@@ -248,6 +256,64 @@ TEST(Daemon, AConnectFailureIsReportedAsStatusAndRetried) {
   ASSERT_TRUE(ran) << ran.error();
   EXPECT_EQ(h.connections.attempts(), 1);
   EXPECT_TRUE(h.notified_line("STATUS=reconnecting"));
+}
+
+}  // namespace
+}  // namespace webpush::daemon
+
+namespace webpush::daemon {
+namespace {
+
+TEST(DaemonFcm, NoLinkWithoutFcmConfiguredOrStored) {
+  DaemonHarness h;
+  h.create();
+  EXPECT_EQ(h.daemon->fcm(), nullptr);
+}
+
+TEST(DaemonFcm, AConfiguredLinkRunsBesideTheAgentAndStopsWithIt) {
+  DaemonHarness h;
+  h.fcm = FcmOptions{};
+  h.fcm->urls.checkin = "https://127.0.0.1:9/checkin";
+  h.create();
+  FcmLink* link = h.daemon->fcm();
+  ASSERT_NE(link, nullptr);
+  std::optional<Result<store::Subscription>> subscribed;
+  std::size_t requests_while_running = 0;
+  nlohmann::ordered_json status;
+  auto ran = h.run_with([&] {
+    status = fcm_status_json(link->status());
+    link->subscribe("f1", std::nullopt, [&](Result<store::Subscription> s) { subscribed = std::move(s); });
+    requests_while_running = h.fcm_http.requests();
+    h.daemon->stop();
+  });
+  ASSERT_TRUE(ran) << ran.error();
+  // No device and no FCM subscription: idle, no MCS connection until a subscribe.
+  EXPECT_EQ(status["state"], "idle");
+  EXPECT_EQ(status["device_known"], false);
+  EXPECT_EQ(h.fcm_streams.attempts(), 0);
+  // The subscribe started with a checkin at the configured URL; the stop failed it.
+  ASSERT_EQ(requests_while_running, 1U);
+  EXPECT_EQ(h.fcm_http.calls()[0].request.url, "https://127.0.0.1:9/checkin");
+  ASSERT_TRUE(subscribed.has_value());
+  EXPECT_FALSE(*subscribed);
+}
+
+TEST(DaemonFcm, AStoredDeviceStartsTheLinkWithoutConfig) {
+  DaemonHarness h;
+  {
+    auto store = store::test::open_or_die(h.dir.state(), store::OpenMode::daemon);
+    ASSERT_TRUE(store.set_fcm_device({42, 43, 1000}));
+  }
+  h.create();
+  ASSERT_NE(h.daemon->fcm(), nullptr);
+  EXPECT_EQ(h.daemon->fcm()->mcs_server(), "mcs://mtalk.google.com:5228");
+  bool known = false;
+  auto ran = h.run_with([&] {
+    known = h.daemon->fcm()->status().device_known;
+    h.daemon->stop();
+  });
+  ASSERT_TRUE(ran) << ran.error();
+  EXPECT_TRUE(known);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // speaking newline-delimited JSON, one request per line, one reply per request.
 //
 //   {"cmd":"subscribe","name":"laptop","vapid_key":"BA1H…"}  → {"ok":true,"id":1,"name":"laptop","subscription":{…}}
+//     ("service":"fcm": made with Chrome's push service through the FcmLink)
 //   {"cmd":"unsubscribe","name":"laptop"} (or "id":1)        → {"ok":true}
 //   {"cmd":"list"}                                          → {"ok":true,"subscriptions":[{…}]}
 //   {"cmd":"status"}                                        → {"ok":true,"status":{…}}
@@ -26,6 +27,7 @@
 #include "webpush/core/error.h"
 #include "webpush/daemon/agent.h"
 #include "webpush/daemon/control_request.h"
+#include "webpush/daemon/fcm_link.h"
 #include "webpush/event/fd_watch.h"
 #include "webpush/event/loop.h"
 #include "webpush/store/store.h"
@@ -38,8 +40,12 @@ inline constexpr std::size_t kControlMaxLine = 64 * 1024;
 std::filesystem::path control_socket_path(const std::filesystem::path& state_dir);
 
 /// The status object ("status" command and `webpushd status --json`), without
-/// the "unifiedpush" member the control server adds after the others.
+/// the "unifiedpush" and "fcm" members the control server adds after the others.
 nlohmann::ordered_json status_json(const AgentStatus& status, store::Store& store);
+
+/// The "fcm" object of the status: state, detail, connected_since,
+/// last_heartbeat, counters, device_known, store_error.
+nlohmann::ordered_json fcm_status_json(const FcmStatus& status);
 
 class ControlServer {
  public:
@@ -56,6 +62,10 @@ class ControlServer {
   void set_unifiedpush_status(std::function<nlohmann::ordered_json()> status) {
     unifiedpush_status_ = std::move(status);
   }
+  /// The FCM link that "service":"fcm" subscribes with and whose status is the
+  /// "fcm" member (after "unifiedpush"); null (the default): FCM is not active.
+  /// Borrowed; must outlive this server or be reset first.
+  void set_fcm(FcmLink* fcm) { fcm_ = fcm; }
 
  private:
   struct Client;
@@ -78,6 +88,7 @@ class ControlServer {
   store::Store* store_;
   std::filesystem::path path_;
   std::function<nlohmann::ordered_json()> unifiedpush_status_;
+  FcmLink* fcm_ = nullptr;
   int listen_fd_ = -1;  // owned by listen_watch_
   std::unique_ptr<event::FdWatch> listen_watch_;
   std::map<int, std::unique_ptr<Client>> clients_;

@@ -22,9 +22,13 @@ struct StatusRequest {};
 struct ListRequest {};
 struct WatchRequest {};
 
+/// Which push service a subscription is made with ("service": "autopush" or "fcm").
+enum class PushServiceKind { autopush, fcm };
+
 struct SubscribeRequest {
   std::string name;                ///< 1 to 128 bytes
   std::optional<Bytes> vapid_key;  ///< decoded (base64url or standard base64); not yet checked as a key
+  PushServiceKind service = PushServiceKind::autopush;  ///< absent: autopush
 };
 
 /// At least one of the two is set; the id wins when both are.
@@ -36,7 +40,8 @@ struct UnsubscribeRequest {
 using ControlRequest = std::variant<StatusRequest, ListRequest, WatchRequest, SubscribeRequest, UnsubscribeRequest>;
 
 /// Decodes one request line (without its newline). A field of the wrong type
-/// counts as absent. The error is the message to reply with (error_reply):
+/// counts as absent, except subscribe's "service": anything but "autopush" or
+/// "fcm" is refused. The error is the message to reply with (error_reply):
 /// "request is not a JSON object", "unknown command '…'", "subscribe needs a
 /// \"name\" of 1 to 128 characters", …
 tl::expected<ControlRequest, std::string> parse_control_request(std::string_view line);

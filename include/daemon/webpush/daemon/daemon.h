@@ -1,7 +1,8 @@
 // daemon::Daemon — a running webpushd: the composition of the store, the event
-// loop, the WebSocket client, the Agent, the sinks, the control socket, signals
-// (SIGINT/SIGTERM stop, SIGHUP reloads sinks and log level), retention pruning,
-// network-change watching and sd_notify. `webpushd run` parses its options and
+// loop, the WebSocket client, the Agent, the FCM link (Chrome's push service,
+// when [fcm] is configured or the store holds FCM state), the sinks, the
+// control socket, signals (SIGINT/SIGTERM stop, SIGHUP reloads sinks and log
+// level), retention pruning, network-change watching and sd_notify. `webpushd run` parses its options and
 // hands them here.
 //
 // The I/O seams are injectable (DaemonSeams) so that unit tests run a whole
@@ -20,6 +21,7 @@
 #include "webpush/core/error.h"
 #include "webpush/daemon/agent.h"
 #include "webpush/daemon/distributor_host.h"
+#include "webpush/daemon/fcm_link.h"
 #include "webpush/store/store.h"
 #include "webpush/transport/connection.h"
 #include "webpush/transport/ws_client.h"
@@ -42,6 +44,10 @@ struct DaemonConfig {
   UnifiedPushConfig unifiedpush;
   store::RetentionPolicy retention;
   std::string log_level;  ///< empty: leave as configured
+  /// Chrome's push service ([fcm]); without it an FcmLink still runs when the
+  /// store holds an FCM device or subscriptions (Google's URLs, the stored
+  /// subscriptions' MCS server).
+  std::optional<FcmOptions> fcm;
   /// After a stop, how long the loop goes on so the close frame can go out.
   Duration close_linger{300};
 };
@@ -66,6 +72,10 @@ struct DaemonSeams {
   /// The session bus for the UnifiedPush distributor (a fake in tests); null:
   /// the real one, when a session bus is present.
   BusFactory bus;
+  /// The FCM link's MCS stream and HTTPS client (fakes in tests); null: the
+  /// real ones on the daemon's client vhost.
+  transport::StreamConnectionFactory* fcm_streams = nullptr;
+  transport::HttpClient* fcm_http = nullptr;
 };
 
 class Daemon {
@@ -89,6 +99,8 @@ class Daemon {
   [[nodiscard]] Agent& agent() noexcept;
   [[nodiscard]] store::Store& store() noexcept;
   [[nodiscard]] event::EventLoop& loop() noexcept;
+  /// The FCM link; null when FCM is neither configured nor stored.
+  [[nodiscard]] FcmLink* fcm() noexcept;
 
  private:
   struct Parts;
@@ -99,6 +111,7 @@ class Daemon {
   void notify(const std::string& line);
   void release_startup_memory();
   void start_unifiedpush();
+  Result<void> create_fcm();
 
   std::unique_ptr<Parts> parts_;
 };
