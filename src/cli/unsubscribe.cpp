@@ -123,6 +123,10 @@ int run_unsubscribe(const GlobalOptions& g, const UnsubscribeOptions& o) {
     print_error(fmt::format("no subscription named '{}'", o.target));
     return kExitFailure;
   }
+  if ((*sub)->fcm) {  // the FCM registration needs the daemon's checkin identity and Firebase app
+    print_error("FCM subscriptions need the daemon: start webpushd run");
+    return kExitFailure;
+  }
   return unsubscribe_one_shot(*store, **sub, o);
 }
 

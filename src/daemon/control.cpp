@@ -308,10 +308,22 @@ void ControlServer::cmd_unsubscribe(int id, const UnsubscribeRequest& req) {
     return;
   }
   std::weak_ptr<bool> alive = alive_;
-  agent_->unsubscribe(*target, [this, alive, id](Result<void> r) {
+  auto done = [this, alive, id](Result<void> r) {
     if (alive.expired() || !*alive.lock()) return;
     reply(id, r ? std::string(R"({"ok":true})") : error_reply(r.error().message()));
-  });
+  };
+  // A subscription received through Chrome's push service is FcmLink's: the
+  // autopush connection has no channel to unregister for it.
+  auto sub = store_->find_subscription_by_id(*target);
+  if (sub && *sub && (*sub)->fcm) {
+    if (fcm_ == nullptr) {
+      reply(id, error_reply("this daemon does not run Chrome's push service (FCM); add an [fcm] section and restart"));
+      return;
+    }
+    fcm_->unsubscribe(*target, std::move(done));
+    return;
+  }
+  agent_->unsubscribe(*target, std::move(done));
 }
 
 }  // namespace webpush::daemon

@@ -34,6 +34,21 @@ Result<std::string> fcm_uuid(std::string_view what) {
   return protocol::uuid_v4(random);
 }
 
+// The register3 `sender`: the application server key, else the default one.
+std::string sender_of(const std::optional<Bytes>& app_server_key) {
+  return app_server_key ? base64url_encode(*app_server_key) : std::string(fcm::default_sender_key());
+}
+
+// `text` with every occurrence of `secret` cut out: an endpoint's token is a
+// capability and stays out of the log.
+std::string without(std::string text, std::string_view secret) {
+  if (secret.empty()) return text;
+  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+    text.replace(at, secret.size(), "<token>");
+  }
+  return text;
+}
+
 // An HTTP answer's body, read by `decode`, as a Result of what it gives.
 template <class Decode>
 auto decode_answer(Result<transport::HttpResponse>& response, Decode decode)
@@ -61,6 +76,14 @@ struct FcmLink::PendingSubscribe {
   std::string fcm_token;
   std::unique_ptr<event::ScheduledTimer> retry;
   SubscribeCallback done;
+};
+
+struct FcmLink::PendingUnsubscribe {
+  std::string name;
+  store::FcmRegistration fcm;
+  std::optional<Bytes> app_server_key;
+  bool told = true;  // false once a call to the service failed
+  DoneCallback done;
 };
 
 FcmLink::FcmLink(store::Store& store, transport::HttpClient& http, transport::StreamConnectionFactory& streams,
@@ -124,6 +147,13 @@ void FcmLink::shutdown() {
   subscribes_.clear();
   for (auto& [id, p] : pending) {
     if (p->done) p->done(fail(Errc::stopped, "webpushd is shutting down"));
+  }
+  // Removed locally already: the unsubscribe itself has succeeded.
+  auto leaving = std::move(unsubscribes_);
+  unsubscribes_.clear();
+  for (auto& [id, p] : leaving) {
+    log().warn("subscription {} removed; Chrome's push service was not told: webpushd is shutting down", p->name);
+    if (p->done) p->done({});
   }
   finish_device_waiters(fail(Errc::stopped, "webpushd is shutting down"));
   if (running_) apply(session_.stop(clock_->now()));
@@ -198,10 +228,13 @@ void FcmLink::finish_device_waiters(const Result<void>& result) {
   for (auto& w : waiters) w(result);
 }
 
-void FcmLink::post(std::string url, std::vector<std::pair<std::string, std::string>> headers, std::string body,
-                   std::function<void(Result<transport::HttpResponse>)> done) {
+void FcmLink::post(std::string url, Headers headers, std::string body, HttpDone done) {
+  send("POST", std::move(url), std::move(headers), std::move(body), std::move(done));
+}
+
+void FcmLink::send(std::string method, std::string url, Headers headers, std::string body, HttpDone done) {
   transport::HttpRequest request;
-  request.method = "POST";
+  request.method = std::move(method);
   request.url = std::move(url);
   request.headers = std::move(headers);
   request.body = std::move(body);
@@ -277,14 +310,16 @@ void FcmLink::register_gcm(std::uint64_t id) {
   PendingSubscribe* p = pending(id);
   if (p == nullptr || !device_) return;
   ++p->attempts;
-  const std::string sender =
-      p->app_server_key ? base64url_encode(*p->app_server_key) : std::string(fcm::default_sender_key());
-  const fcm::GcmRegisterParams params{*device_, p->app_id, sender};
+  const fcm::GcmRegisterParams params{*device_, p->app_id, sender_of(p->app_server_key)};
+  post_register3(fcm::encode_gcm_register_form(params),
+                 [this, id](Result<transport::HttpResponse> r) { on_gcm_registered(id, std::move(r)); });
+}
+
+void FcmLink::post_register3(std::string form, HttpDone done) {
   post(options_.urls.register3,
        {{"Authorization", fcm::gcm_register_authorization(*device_)},
         {"Content-Type", "application/x-www-form-urlencoded"}},
-       fcm::encode_gcm_register_form(params),
-       [this, id](Result<transport::HttpResponse> r) { on_gcm_registered(id, std::move(r)); });
+       std::move(form), std::move(done));
 }
 
 void FcmLink::on_gcm_registered(std::uint64_t id, Result<transport::HttpResponse> response) {
@@ -331,13 +366,16 @@ void FcmLink::install(std::uint64_t id) {
     fail_subscribe(id, fid.error());
     return;
   }
+  post_installation(*fid, [this, id](Result<transport::HttpResponse> r) { on_installed(id, std::move(r)); });
+}
+
+void FcmLink::post_installation(std::string_view fid, HttpDone done) {
   const auto& app = *options_.firebase;
   post(fmt::format("{}/projects/{}/installations", options_.urls.installations, app.project_id),
        {{"Content-Type", "application/json"},
         {"x-goog-api-key", app.api_key},
         {"x-firebase-client", std::string(kFirebaseClient)}},
-       fcm::encode_installation_request(app, *fid),
-       [this, id](Result<transport::HttpResponse> r) { on_installed(id, std::move(r)); });
+       fcm::encode_installation_request(app, fid), std::move(done));
 }
 
 void FcmLink::on_installed(std::uint64_t id, Result<transport::HttpResponse> response) {
@@ -408,7 +446,14 @@ void FcmLink::store_subscription(std::uint64_t id) {
   if (p->done) p->done(std::move(sub));
 }
 
+// ---- unsubscribe ---------------------------------------------------------------------------
+
 void FcmLink::unsubscribe(std::int64_t subscription_id, DoneCallback done) {
+  if (stopped_) {
+    // The record stays: a stopped link could not tell the service.
+    done(fail(Errc::stopped, "webpushd is shutting down"));
+    return;
+  }
   auto sub = store_->find_subscription_by_id(subscription_id);
   if (!sub) {
     done(tl::unexpected(sub.error()));
@@ -418,13 +463,105 @@ void FcmLink::unsubscribe(std::int64_t subscription_id, DoneCallback done) {
     done(fail(Errc::bad_request, fmt::format("no subscription of Chrome's push service with id {}", subscription_id)));
     return;
   }
+  // As Chrome: the local record goes first; telling the service is advisory.
   if (auto r = store_->remove_subscription(subscription_id); !r) {
     done(tl::unexpected(r.error()));
     return;
   }
   inbox_->forget((*sub)->channel_id);
-  log().info("subscription {} removed (Chrome's push service is not told)", (*sub)->name);
-  done({});
+  log().info("subscription {} removed; unregistering it from Chrome's push service", (*sub)->name);
+  const std::uint64_t id = next_unsubscribe_++;
+  auto p = std::make_unique<PendingUnsubscribe>();
+  p->name = (*sub)->name;
+  p->fcm = *(*sub)->fcm;
+  p->app_server_key = (*sub)->app_server_key;
+  p->done = std::move(done);
+  const bool firebase = options_.firebase && !p->fcm.fcm_token.empty() && !p->fcm.installation_id.empty();
+  unsubscribes_.emplace(id, std::move(p));
+  if (firebase) {
+    unregister_fcm(id);
+  } else {
+    unregister_gcm(id);
+  }
+}
+
+FcmLink::PendingUnsubscribe* FcmLink::leaving(std::uint64_t id) {
+  const auto it = unsubscribes_.find(id);
+  return it == unsubscribes_.end() ? nullptr : it->second.get();
+}
+
+void FcmLink::not_told(PendingUnsubscribe& p, std::string_view why) {
+  p.told = false;
+  log().warn("subscription {} removed; Chrome's push service was not told: {}", p.name, why);
+}
+
+void FcmLink::unregister_fcm(std::uint64_t id) {
+  PendingUnsubscribe* p = leaving(id);
+  if (p == nullptr) return;
+  // The installation auth token expires and is not stored: the installation is
+  // created again under its stored id, which gives a fresh one.
+  post_installation(p->fcm.installation_id,
+                    [this, id](Result<transport::HttpResponse> r) { on_reinstalled(id, std::move(r)); });
+}
+
+void FcmLink::on_reinstalled(std::uint64_t id, Result<transport::HttpResponse> response) {
+  PendingUnsubscribe* p = leaving(id);
+  if (p == nullptr) return;
+  auto installation = decode_answer(response, fcm::decode_installation_response);
+  if (!installation) {
+    not_told(*p, "FCM unregistration: " + installation.error().message());
+    unregister_gcm(id);
+    return;
+  }
+  const auto& app = *options_.firebase;
+  send("DELETE", fcm::fcm_unregistration_url(options_.urls.registrations, app.project_id, p->fcm.fcm_token),
+       {{"x-goog-api-key", app.api_key}, {"x-goog-firebase-installations-auth", installation->auth_token}}, "",
+       [this, id](Result<transport::HttpResponse> r) { on_fcm_unregistered(id, std::move(r)); });
+}
+
+void FcmLink::on_fcm_unregistered(std::uint64_t id, Result<transport::HttpResponse> response) {
+  PendingUnsubscribe* p = leaving(id);
+  if (p == nullptr) return;
+  if (auto ok = decode_answer(response, fcm::decode_fcm_unregistration_response); !ok) {
+    // A transport error names the URL, whose last segment is the token.
+    const std::string url = fcm::fcm_unregistration_url("", "", p->fcm.fcm_token);
+    not_told(*p, without(ok.error().message(), std::string_view(url).substr(url.rfind('/') + 1)));
+  }
+  unregister_gcm(id);
+}
+
+void FcmLink::unregister_gcm(std::uint64_t id) {
+  PendingUnsubscribe* p = leaving(id);
+  if (p == nullptr) return;
+  if (!device_) {
+    // A new checkin would not help: its identity does not own the registration.
+    not_told(*p, "GCM unregister: no device identity is known");
+    finish_unsubscribe(id);
+    return;
+  }
+  const fcm::GcmRegisterParams params{*device_, p->fcm.app_id, sender_of(p->app_server_key)};
+  post_register3(fcm::encode_gcm_unregister_form(params),
+                 [this, id](Result<transport::HttpResponse> r) { on_gcm_unregistered(id, std::move(r)); });
+}
+
+void FcmLink::on_gcm_unregistered(std::uint64_t id, Result<transport::HttpResponse> response) {
+  PendingUnsubscribe* p = leaving(id);
+  if (p == nullptr) return;
+  const std::string& app_id = p->fcm.app_id;
+  auto ok = decode_answer(response, [&app_id](int status, std::string_view body) {
+    return fcm::decode_gcm_unregister_response(status, body, app_id);
+  });
+  if (!ok) not_told(*p, ok.error().message());
+  finish_unsubscribe(id);
+}
+
+void FcmLink::finish_unsubscribe(std::uint64_t id) {
+  const auto it = unsubscribes_.find(id);
+  if (it == unsubscribes_.end()) return;
+  auto p = std::move(it->second);
+  unsubscribes_.erase(it);
+  if (p->told) log().info("subscription {} unregistered from Chrome's push service", p->name);
+  if (p->done) p->done({});
 }
 
 // ---- the MCS stream ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // GCM register3 (form) and the Firebase installation and FCM registration
-// calls (JSON) of registration.h; the checkin half is in checkin.cpp.
+// calls (JSON) of registration.h, and their undoing; the checkin half is in
+// checkin.cpp.
 #include "webpush/fcm/registration.h"
 
 #include <fmt/format.h>
@@ -140,6 +141,43 @@ Result<std::int64_t> seconds(std::string_view where, std::string_view field, std
   return value;
 }
 
+// A register3 answer, "<prefix><value>" or "Error=<value>": the value after
+// `prefix`. Google answers some errors with status 200, so Error= is looked for
+// first, wherever it is (as Chromium does).
+Result<std::string_view> gcm_answer(std::string_view where, int status, std::string_view body, std::string_view prefix,
+                                    std::string_view shape) {
+  constexpr std::string_view kError = "Error=";
+  if (body.size() > kMaxAnswerSize) body = body.substr(0, kMaxAnswerSize);  // the rest could only be quoted
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
+  const bool has_value = body.starts_with(prefix);
+  const std::size_t error_at = body.find(kError);
+  if (!has_value && error_at != std::string_view::npos) {
+    const std::string_view value = body.substr(error_at + kError.size());
+    return fail(Errc::refused, fmt::format("{}: HTTP status {}, Error={}", where, status, quote(value)));
+  }
+  if (!is_success(status))
+    return fail(Errc::refused, fmt::format("{}: HTTP status {}: {}", where, status, quote(body)));
+  if (!has_value)
+    return fail(Errc::bad_response, fmt::format("{}: the answer {} is not {}", where, quote(body), shape));
+  return body.substr(prefix.size());
+}
+
+// What a URL path segment may hold as it is (RFC 3986 pchar); the rest is percent-encoded.
+std::string path_segment_encode(std::string_view value) {
+  constexpr std::string_view kAlsoAllowed = "!$&'()*+,;=:@";
+  std::string out;
+  out.reserve(value.size());
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (is_unreserved(c) || kAlsoAllowed.find(ch) != std::string_view::npos) {
+      out += ch;
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
 }  // namespace registration_impl
 
 using registration_impl::check_token;
@@ -159,26 +197,28 @@ std::string gcm_register_authorization(const DeviceIdentity& device) {
 
 Result<std::string> decode_gcm_register_response(int status, std::string_view body) {
   constexpr std::string_view kWhere = "GCM register";
-  constexpr std::string_view kToken = "token=";
-  constexpr std::string_view kError = "Error=";
-  if (body.size() > kMaxAnswerSize) body = body.substr(0, kMaxAnswerSize);  // the rest could only be quoted
-  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
-  const bool has_token = body.starts_with(kToken);
-  const std::size_t error_at = body.find(kError);
-  if (!has_token && error_at != std::string_view::npos) {
-    const std::string_view value = body.substr(error_at + kError.size());
-    return fail(Errc::refused, fmt::format("{}: HTTP status {}, Error={}", kWhere, status, quote(value)));
-  }
-  if (!registration_impl::is_success(status)) {
-    return fail(Errc::refused, fmt::format("{}: HTTP status {}: {}", kWhere, status, quote(body)));
-  }
-  if (!has_token) {
-    return fail(Errc::bad_response, fmt::format("{}: the answer {} is not token=<token>", kWhere, quote(body)));
-  }
-  return check_token(kWhere, "token", body.substr(kToken.size()));
+  auto value = registration_impl::gcm_answer(kWhere, status, body, "token=", "token=<token>");
+  if (!value) return tl::unexpected(value.error());
+  return check_token(kWhere, "token", *value);
 }
 
 std::string_view default_sender_key() noexcept { return registration_impl::kDefaultSenderKey; }
+
+std::string encode_gcm_unregister_form(const GcmRegisterParams& params) {
+  return encode_gcm_register_form(params) + "&delete=true";
+}
+
+Result<void> decode_gcm_unregister_response(int status, std::string_view body, std::string_view app_id) {
+  constexpr std::string_view kWhere = "GCM unregister";
+  auto value = registration_impl::gcm_answer(kWhere, status, body, "deleted=", "deleted=<app id>");
+  if (!value) return tl::unexpected(value.error());
+  // Chromium counts another app id as a failure too (INCORRECT_APP_ID).
+  if (*value != app_id) {
+    return fail(Errc::bad_value,
+                fmt::format("{}: deleted {}, not the app id {}", kWhere, quote(*value), quote(app_id)));
+  }
+  return {};
+}
 
 // ---- Firebase installation ---------------------------------------------------------
 
@@ -250,6 +290,22 @@ Result<std::string> decode_fcm_registration_response(int status, std::string_vie
   auto json = registration_impl::json_answer(kWhere, status, body);
   if (!json) return tl::unexpected(json.error());
   return registration_impl::token_member(kWhere, *json, "token", "token");
+}
+
+std::string fcm_unregistration_url(std::string_view registrations_base, std::string_view project_id,
+                                   std::string_view fcm_token) {
+  using registration_impl::path_segment_encode;
+  return fmt::format("{}/projects/{}/registrations/{}", registrations_base, path_segment_encode(project_id),
+                     path_segment_encode(fcm_token));
+}
+
+Result<void> decode_fcm_unregistration_response(int status, std::string_view body) {
+  constexpr std::string_view kWhere = "FCM unregistration";
+  const bool blank = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  if (blank && registration_impl::is_success(status)) return {};
+  auto json = registration_impl::json_answer(kWhere, status, body);
+  if (!json) return tl::unexpected(json.error());
+  return {};
 }
 
 }  // namespace webpush::fcm

@@ -1,6 +1,6 @@
-// The answers of GCM register3, the Firebase installation and the FCM
-// registration (registration.h). The first input byte picks the parser (its
-// low 7 bits modulo 3) and, with the second, the HTTP status: 100 + 2 * second
+// The answers of GCM register3, the Firebase installation, the FCM
+// registration and their undoing (registration.h). The first input byte picks
+// the parser (its low 7 bits modulo 5) and, with the second, the HTTP status: 100 + 2 * second
 // byte + the first byte's top bit (2xx for a second byte of 50 to 99), the
 // rest is the body. Nothing may crash or leak; every error is of a declared code, on one
 // printable line; every token, id and auth string returned is 1 to
@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 2) return 0;
   const int status = 100 + 2 * data[1] + (data[0] >> 7);
   const std::string_view body(reinterpret_cast<const char*>(data + 2), size - 2);
-  switch ((data[0] & 0x7f) % 3) {
+  switch ((data[0] & 0x7f) % 5) {
     case 0: {
       auto token = decode_gcm_register_response(status, body);
       check_error(token, {Errc::refused, Errc::bad_response, Errc::bad_value});
@@ -61,10 +61,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (installation->expires_in_s < 0) __builtin_trap();
       break;
     }
-    default: {
+    case 2: {
       auto token = decode_fcm_registration_response(status, body);
       check_error(token, {Errc::refused, Errc::bad_response, Errc::bad_value});
       if (token) check_token(*token);
+      break;
+    }
+    case 3: {
+      constexpr std::string_view kApp = "wp:webpushd#1";
+      auto deleted = decode_gcm_unregister_response(status, body, kApp);
+      check_error(deleted, {Errc::refused, Errc::bad_response, Errc::bad_value});
+      if (deleted && !(status >= 200 && status <= 299)) __builtin_trap();
+      break;
+    }
+    default: {
+      auto deleted = decode_fcm_unregistration_response(status, body);
+      check_error(deleted, {Errc::refused, Errc::bad_response});
+      if (deleted && !(status >= 200 && status <= 299)) __builtin_trap();
       break;
     }
   }

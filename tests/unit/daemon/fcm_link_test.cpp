@@ -4,9 +4,13 @@
 // real clock.
 #include "webpush/daemon/fcm_link.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,6 +100,34 @@ class RecordingSink final : public sinks::Sink {
   }
 };
 
+/// Captures what is logged to the "daemon" logger while it lives.
+class DaemonLog {
+ public:
+  DaemonLog() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64)) {
+    spdlog::drop("daemon");
+    auto log = std::make_shared<spdlog::logger>("daemon", sink_);
+    log->set_pattern("%l %v");
+    spdlog::register_logger(log);
+  }
+  DaemonLog(const DaemonLog&) = delete;
+  DaemonLog& operator=(const DaemonLog&) = delete;
+  ~DaemonLog() { spdlog::drop("daemon"); }
+  [[nodiscard]] std::vector<std::string> lines() const { return sink_->last_formatted(); }
+  [[nodiscard]] std::vector<std::string> warnings() const {
+    std::vector<std::string> out;
+    for (const auto& line : lines()) {
+      if (line.starts_with("warning ")) out.push_back(line);
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+};
+
+constexpr std::string_view kInstallationAnswer =
+    R"({"fid":"cAAAAAAAAAAAAAAAAAAAAA","refreshToken":"r1","authToken":{"token":"fis-1","expiresIn":"604800s"}})";
+
 // ---- the harness ----------------------------------------------------------------------------
 
 struct Harness {
@@ -133,6 +165,25 @@ struct Harness {
     http.respond_next(200, "token=" + gcm);
     EXPECT_TRUE(got.has_value() && got->has_value());
     return got && *got ? **got : store::Subscription{};
+  }
+  /// subscribe() with the device stored and a Firebase app: every call answered.
+  store::Subscription subscribe_firebase(const std::string& name) {
+    std::optional<Result<store::Subscription>> got;
+    link->subscribe(name, std::nullopt, [&](Result<store::Subscription> r) { got = std::move(r); });
+    http.respond_next(200, "token=gcm:tok-1");
+    http.respond_next(200, std::string(kInstallationAnswer));
+    http.respond_next(200, R"({"token":"fcm:tok-1"})");
+    EXPECT_TRUE(got.has_value() && got->has_value());
+    return got && *got ? **got : store::Subscription{};
+  }
+  /// With a Firebase app: subscribe() "phone", then start its unsubscribe; the result lands in `done`.
+  store::Subscription unsubscribe_firebase_phone(std::optional<Result<void>>& done) {
+    options.firebase = fcm::FirebaseApp{"proj-1", "1:42:web:abc", "api-key-1"};
+    store_device();
+    make();
+    auto sub = subscribe_firebase("phone");
+    link->unsubscribe(sub.id, [&done](Result<void> r) { done = std::move(r); });
+    return sub;
   }
   /// The stream opens and the server accepts the login.
   void ready() {
@@ -275,14 +326,159 @@ TEST_F(FcmLinkTest, PhoneRegistrationErrorIsRetriedThenFailsCleanly) {
   EXPECT_EQ(streams.attempts(), 0);
 }
 
-TEST_F(FcmLinkTest, UnsubscribeRemovesTheRecord) {
+TEST_F(FcmLinkTest, UnsubscribeRemovesTheRecordThenTellsFirebaseAndGcm) {
+  options.firebase = fcm::FirebaseApp{"proj-1", "1:42:web:abc", "api-key-1"};
+  store_device();
+  make();
+  const auto sub = subscribe_firebase("phone");
+  ASSERT_EQ(http.requests(), 3U);
+  DaemonLog log;
+  std::optional<Result<void>> done;
+  link->unsubscribe(sub.id, [&](Result<void> r) { done = std::move(r); });
+  EXPECT_FALSE(store.find_subscription_by_id(sub.id).value().has_value());  // first, whatever the service says
+
+  // A fresh installation auth token, under the stored installation id.
+  ASSERT_EQ(http.requests(), 4U);
+  const auto& inst = http.calls()[3];
+  EXPECT_EQ(inst.request.method, "POST");
+  EXPECT_EQ(inst.request.url, "https://fis.test/v1/projects/proj-1/installations");
+  EXPECT_EQ(inst.header("x-goog-api-key"), "api-key-1");
+  EXPECT_NE(inst.request.body.find("\"fid\":\"cAAAAAAAAAAAAAAAAAAAAA\""), std::string::npos) << inst.request.body;
+  http.respond_next(200, R"({"fid":"cAAAAAAAAAAAAAAAAAAAAA","refreshToken":"r2",)"
+                         R"("authToken":{"token":"fis-2","expiresIn":"604800s"}})");
+
+  ASSERT_EQ(http.requests(), 5U);
+  const auto& del = http.calls()[4];
+  EXPECT_EQ(del.request.method, "DELETE");
+  EXPECT_EQ(del.request.url, "https://fcmreg.test/v1/projects/proj-1/registrations/fcm:tok-1");
+  EXPECT_EQ(del.header("x-goog-api-key"), "api-key-1");
+  EXPECT_EQ(del.header("x-goog-firebase-installations-auth"), "fis-2");
+  EXPECT_EQ(del.request.body, "");
+  http.respond_next(200, "{}");
+
+  ASSERT_EQ(http.requests(), 6U);
+  const auto& gcm = http.calls()[5];
+  EXPECT_EQ(gcm.request.method, "POST");
+  EXPECT_EQ(gcm.request.url, "https://fcm.test/c2dm/register3");
+  EXPECT_EQ(gcm.header("Authorization"), fcm::gcm_register_authorization({kAndroidId, kSecurityToken}));
+  EXPECT_EQ(gcm.header("Content-Type"), "application/x-www-form-urlencoded");
+  EXPECT_EQ(gcm.request.body,
+            fcm::encode_gcm_unregister_form(
+                {{kAndroidId, kSecurityToken}, sub.fcm->app_id, std::string(fcm::default_sender_key())}));
+  EXPECT_TRUE(gcm.request.body.ends_with("&delete=true")) << gcm.request.body;
+  EXPECT_FALSE(done.has_value());  // as autopush's unsubscribe: done once the service answered
+  http.respond_next(200, "deleted=" + sub.fcm->app_id + "\n");
+
+  ASSERT_TRUE(done.has_value());
+  EXPECT_TRUE(*done) << done->error();
+  EXPECT_EQ(http.requests(), 6U);
+  EXPECT_TRUE(log.warnings().empty()) << ::testing::PrintToString(log.lines());
+  EXPECT_THAT(log.lines(), ::testing::Contains(::testing::HasSubstr("phone unregistered from Chrome's push service")));
+}
+
+TEST_F(FcmLinkTest, UnsubscribeWithoutFirebaseRegistrationSkipsTheDelete) {
+  options.firebase = fcm::FirebaseApp{"proj-1", "1:42:web:abc", "api-key-1"};
+  store_device();
+  make();
+  // Registered before a Firebase app was configured: a GCM token only.
+  store::Subscription sub;
+  sub.name = "old";
+  sub.server = link->mcs_server();
+  sub.channel_id = "ch-old";
+  sub.endpoint = "https://fcm.test/fcm/send/gcm:old";
+  const auto key = crypto::KeyPair::generate().value();
+  sub.private_key = key.private_bytes();
+  sub.public_key = Bytes(key.public_bytes().begin(), key.public_bytes().end());
+  sub.auth_secret = crypto::generate_auth_secret().value();
+  const auto server_key = crypto::KeyPair::generate().value();
+  sub.app_server_key = Bytes(server_key.public_bytes().begin(), server_key.public_bytes().end());
+  sub.state = store::SubscriptionState::active;
+  sub.fcm = store::FcmRegistration{"wp:webpushd#old", "gcm:old", "", ""};
+  sub.id = store.add_subscription(sub).value();
+
+  std::optional<Result<void>> done;
+  link->unsubscribe(sub.id, [&](Result<void> r) { done = std::move(r); });
+  ASSERT_EQ(http.requests(), 1U);
+  const auto& gcm = http.last();
+  EXPECT_EQ(gcm.request.url, "https://fcm.test/c2dm/register3");
+  EXPECT_NE(gcm.request.body.find("&sender=" + base64url_encode(*sub.app_server_key)), std::string::npos);
+  EXPECT_TRUE(gcm.request.body.ends_with("&delete=true"));
+  http.respond_next(200, "deleted=wp:webpushd#old");
+  ASSERT_TRUE(done.has_value());
+  EXPECT_TRUE(*done) << done->error();
+  EXPECT_EQ(http.requests(), 1U);
+}
+
+TEST_F(FcmLinkTest, UnsubscribeWithoutFirebaseAppOnlyTellsGcm) {
   store_device();
   make();
   const auto sub = subscribe_gcm_only("laptop");
   bool ok = false;
   link->unsubscribe(sub.id, [&](Result<void> r) { ok = r.has_value(); });
-  EXPECT_TRUE(ok);
   EXPECT_FALSE(store.find_subscription_by_id(sub.id).value().has_value());
+  ASSERT_EQ(http.requests(), 2U);
+  EXPECT_EQ(http.last().request.url, "https://fcm.test/c2dm/register3");
+  http.respond_next(200, "deleted=" + sub.fcm->app_id);
+  EXPECT_TRUE(ok);
+}
+
+TEST_F(FcmLinkTest, AServiceThatRefusesOrIsUnreachableStillUnsubscribes) {
+  DaemonLog log;
+  std::optional<Result<void>> done;
+  const auto sub = unsubscribe_firebase_phone(done);
+  EXPECT_FALSE(store.find_subscription_by_id(sub.id).value().has_value());
+  http.respond_next(200, std::string(kInstallationAnswer));
+  ASSERT_EQ(http.next().request.method, "DELETE");
+  http.fail_next(transport::Errc::connect, "DELETE " + http.next().request.url + ": connection refused");
+  ASSERT_EQ(http.next().request.url, "https://fcm.test/c2dm/register3");  // tried all the same
+  http.respond_next(200, "Error=INVALID_PARAMETERS");
+
+  ASSERT_TRUE(done.has_value());
+  EXPECT_TRUE(*done) << done->error();
+  const auto warnings = log.warnings();
+  ASSERT_EQ(warnings.size(), 2U) << ::testing::PrintToString(log.lines());
+  EXPECT_THAT(warnings[0], ::testing::HasSubstr("phone removed; Chrome's push service was not told"));
+  EXPECT_THAT(warnings[0], ::testing::HasSubstr("connection refused"));
+  EXPECT_THAT(warnings[0], ::testing::Not(::testing::HasSubstr("fcm:tok-1")));  // the token stays out of the log
+  EXPECT_THAT(warnings[1], ::testing::HasSubstr("GCM unregister: HTTP status 200, Error=\"INVALID_PARAMETERS\""));
+}
+
+TEST_F(FcmLinkTest, AnUnreachableServiceAtEveryStepStillUnsubscribes) {
+  DaemonLog log;
+  std::optional<Result<void>> done;
+  const auto sub = unsubscribe_firebase_phone(done);
+  http.fail_next(transport::Errc::dns, "no such host");  // the installation: no DELETE without its token
+  ASSERT_EQ(http.next().request.url, "https://fcm.test/c2dm/register3");
+  http.fail_next(transport::Errc::timeout, "no answer");
+  ASSERT_TRUE(done.has_value());
+  EXPECT_TRUE(*done) << done->error();
+  EXPECT_EQ(http.requests(), 5U);  // 3 to subscribe, 2 to unsubscribe
+  EXPECT_EQ(log.warnings().size(), 2U) << ::testing::PrintToString(log.lines());
+  EXPECT_FALSE(store.find_subscription_by_id(sub.id).value().has_value());
+}
+
+TEST_F(FcmLinkTest, ShutdownCompletesAPendingUnsubscribe) {
+  store_device();
+  make();
+  const auto sub = subscribe_gcm_only("laptop");
+  std::optional<Result<void>> done;
+  link->unsubscribe(sub.id, [&](Result<void> r) { done = std::move(r); });
+  ASSERT_EQ(http.pending(), 1U);
+  link->shutdown();
+  ASSERT_TRUE(done.has_value());
+  EXPECT_TRUE(*done) << done->error();
+  http.respond_next(200, "deleted=" + sub.fcm->app_id);  // late: ignored
+  EXPECT_FALSE(store.find_subscription_by_id(sub.id).value().has_value());
+}
+
+TEST_F(FcmLinkTest, UnsubscribeRefusesWhatIsNotAnFcmSubscription) {
+  store_device();
+  make();
+  Result<void> r = {};
+  link->unsubscribe(4242, [&](Result<void> got) { r = std::move(got); });
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::bad_request)) << r.error();
+  EXPECT_EQ(http.requests(), 0U);
 }
 
 // ---- the MCS link ---------------------------------------------------------------------------

@@ -191,6 +191,62 @@ TEST(FcmGcmRegister, Answers) {
   }
 }
 
+// ---- GCM unregister (register3 delete=true) --------------------------------------
+
+TEST(FcmGcmUnregister, FormIsTheRegistrationFormAndDelete) {
+  const GcmRegisterParams params{
+      .device = {.android_id = 5001234567890123456, .security_token = 7},
+      .app_id = "wp:laptop#1",
+      .sender = "BKey",
+  };
+  EXPECT_EQ(encode_gcm_unregister_form(params),
+            "app=org.chromium.linux&X-subtype=wp%3Alaptop%231&device=5001234567890123456&sender=BKey&delete=true");
+}
+
+TEST(FcmGcmUnregister, Answers) {
+  constexpr std::string_view kApp = "wp:laptop#1";
+  struct Row {
+    std::string_view name;
+    int status;
+    std::string body;
+    std::optional<Errc> code;  // nullopt: success
+    std::string_view message;
+  };
+  const std::vector<Row> rows = {
+      {"deleted", 200, "deleted=wp:laptop#1", {}, ""},
+      {"deleted and line break", 200, "deleted=wp:laptop#1\r\n", {}, ""},
+      {"another app id", 200, "deleted=wp:other#2", Errc::bad_value,
+       "GCM unregister: deleted \"wp:other#2\", not the app id \"wp:laptop#1\""},
+      {"nothing deleted", 200, "deleted=", Errc::bad_value, "deleted \"\", not the app id"},
+      {"error value", 200, "Error=INVALID_PARAMETERS", Errc::refused,
+       "GCM unregister: HTTP status 200, Error=\"INVALID_PARAMETERS\""},
+      {"error with status", 401, "Error=AUTHENTICATION_FAILED\n", Errc::refused, "HTTP status 401, Error="},
+      {"server error", 500, "", Errc::refused, "GCM unregister: HTTP status 500"},
+      {"deleted with an error status", 503, "deleted=wp:laptop#1", Errc::refused, "HTTP status 503"},
+      {"a token answer", 200, "token=abc", Errc::bad_response, "is not deleted=<app id>"},
+      {"empty", 200, "", Errc::bad_response, "GCM unregister: the answer \"\" is not deleted="},
+      {"binary garbage", 200, std::string("\x00\xff", 2), Errc::bad_response, "\"\\x00\\xff\""},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    auto result = decode_gcm_unregister_response(row.status, row.body, kApp);
+    if (!row.code) {
+      EXPECT_TRUE(result.has_value()) << result.error();
+      continue;
+    }
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(code_of(result), row.code) << result.error();
+    EXPECT_THAT(result.error().message(), HasSubstr(row.message));
+  }
+}
+
+TEST(FcmGcmUnregister, AnOverlongAnswerIsQuotedShort) {
+  auto result = decode_gcm_unregister_response(200, std::string(kMaxAnswerSize + 10, 'x'), "wp:a#1");
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(code_of(result), Errc::bad_response);
+  EXPECT_LT(result.error().message().size(), 300U);
+}
+
 // ---- Firebase installation ---------------------------------------------------------
 
 TEST(FcmInstallation, IdFromFixedBytes) {
@@ -379,6 +435,46 @@ TEST(FcmRegistration, TheLongestTokenIsAccepted) {
   auto result = decode_fcm_registration_response(201, Json({{"token", token}}).dump());
   ASSERT_TRUE(result.has_value()) << result.error();
   EXPECT_EQ(*result, token);
+}
+
+// ---- FCM unregistration (DELETE) -------------------------------------------------------
+
+TEST(FcmUnregistration, Url) {
+  EXPECT_EQ(
+      fcm_unregistration_url("https://fcmregistrations.googleapis.com/v1", "my-project", "dGVzdA:APA91b-fcm_token~x.y"),
+      "https://fcmregistrations.googleapis.com/v1/projects/my-project/registrations/dGVzdA:APA91b-fcm_token~x.y");
+  // Printable ASCII that a path segment may not hold as it is.
+  EXPECT_EQ(fcm_unregistration_url("https://r.test/v1", "p/q", "a/b?c#d%e f"),
+            "https://r.test/v1/projects/p%2Fq/registrations/a%2Fb%3Fc%23d%25e%20f");
+}
+
+TEST(FcmUnregistration, SuccessAnswers) {
+  for (const auto& [status, body] : std::vector<std::pair<int, std::string>>{
+           {200, "{}"}, {200, ""}, {200, " \r\n"}, {204, ""}, {200, R"({"name": "x"})"}}) {
+    SCOPED_TRACE(body);
+    auto result = decode_fcm_unregistration_response(status, body);
+    EXPECT_TRUE(result.has_value()) << result.error();
+  }
+}
+
+TEST(FcmUnregistration, ErrorRows) {
+  const std::vector<JsonRow> rows = {
+      {"not found", 404, R"({"error": {"code": 404, "message": "no such registration", "status": "NOT_FOUND"}})",
+       Errc::refused, "FCM unregistration: HTTP status 404: \"no such registration\""},
+      {"unauthenticated, empty", 401, "", Errc::refused, "FCM unregistration: HTTP status 401"},
+      {"error object", 200, R"({"error": {"code": 400, "message": "bad"}})", Errc::refused,
+       "FCM unregistration: refused: \"bad\""},
+      {"not JSON", 200, "deleted", Errc::bad_response, "is not JSON"},
+      {"an array", 200, "[]", Errc::bad_response, "the answer is array, not an object"},
+      {"too large", 200, std::string(kMaxAnswerSize + 1, 'x'), Errc::bad_response, "over the limit"},
+  };
+  for (const JsonRow& row : rows) {
+    SCOPED_TRACE(row.name);
+    auto result = decode_fcm_unregistration_response(row.status, row.body);
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(code_of(result), row.code) << result.error();
+    EXPECT_THAT(result.error().message(), HasSubstr(row.message));
+  }
 }
 
 }  // namespace fcm_registration_test

@@ -5,6 +5,8 @@
 //   identity:     stored FcmDevice, else checkin → stored
 //   subscribe:    keys → GCM register3 → [Firebase installation → FCM
 //                 registration] → stored (server "mcs://<host>:<port>")
+//   unsubscribe:  record removed → [Firebase installation → FCM registration
+//                 DELETE] → GCM register3 delete=true (failures only logged)
 //   MCS stream:   bytes → fcm::McsSession → Deliver → app id → subscription
 //                 → Receiver (dedup, decrypt, inbox commit) → fcm_acks row
 //                 → McsSession::ack → sinks
@@ -14,7 +16,7 @@
 // the inbox's dedup key with the MCS persistent id as the version. Without a
 // FirebaseApp, registration stops after GCM register3 and the endpoint carries
 // the GCM token; with one, the FCM token. Unsubscribing removes the record
-// only (Google is not told).
+// first, then tells Google as Chrome does.
 //
 // Its I/O goes through seams: HTTPS through transport::HttpClient, the MCS
 // stream through transport::StreamConnectionFactory, time through
@@ -31,6 +33,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "webpush/core/clock.h"
@@ -112,8 +116,9 @@ class FcmLink final : public transport::StreamListener {
   /// persistent ids presented at login); otherwise stays idle until a
   /// subscribe. Errors: store, event::Errc::setup (no timer).
   Result<void> start();
-  /// Commits what arrived, fails pending subscribes with Errc::stopped, closes
-  /// the stream. Safe to call twice.
+  /// Commits what arrived, fails pending subscribes with Errc::stopped,
+  /// completes pending unsubscribes (already removed locally), closes the
+  /// stream. Safe to call twice.
   void shutdown();
   void on_network_change();
 
@@ -126,8 +131,14 @@ class FcmLink final : public transport::StreamListener {
   /// Errors: Errc::bad_request (name taken, not a P-256 key), Errc::registration
   /// (with the service's reason), the HTTP client's, store, Errc::stopped.
   void subscribe(std::string name, std::optional<Bytes> app_server_key, SubscribeCallback done);
-  /// Removes an FCM subscription locally (Google is not told). Errors:
-  /// Errc::bad_request (unknown id, not an FCM subscription), store.
+  /// Removes an FCM subscription: its record and keys first, then tells
+  /// Chrome's push service — when it has an FCM token and installation id and
+  /// a FirebaseApp is configured, a DELETE of its FCM registration (with a
+  /// fresh installation auth token), then GCM register3 with delete=true.
+  /// `done` runs once the service has answered, or at shutdown; a failure to
+  /// tell the service is a warning in the log, never an error. Errors:
+  /// Errc::bad_request (unknown id, not an FCM subscription), store,
+  /// Errc::stopped (after shutdown; the record stays).
   void unsubscribe(std::int64_t subscription_id, DoneCallback done);
 
   [[nodiscard]] FcmStatus status() const;
@@ -139,6 +150,9 @@ class FcmLink final : public transport::StreamListener {
 
  private:
   struct PendingSubscribe;
+  struct PendingUnsubscribe;
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  using HttpDone = std::function<void(Result<transport::HttpResponse>)>;
 
   // ---- identity and registration (fcm_link.cpp) ----
   void on_checkin(Result<transport::HttpResponse> response);
@@ -152,8 +166,18 @@ class FcmLink final : public transport::StreamListener {
   void store_subscription(std::uint64_t id);
   void fail_subscribe(std::uint64_t id, Error error);
   [[nodiscard]] PendingSubscribe* pending(std::uint64_t id);
-  void post(std::string url, std::vector<std::pair<std::string, std::string>> headers, std::string body,
-            std::function<void(Result<transport::HttpResponse>)> done);
+  void unregister_fcm(std::uint64_t id);
+  void on_reinstalled(std::uint64_t id, Result<transport::HttpResponse> response);
+  void on_fcm_unregistered(std::uint64_t id, Result<transport::HttpResponse> response);
+  void unregister_gcm(std::uint64_t id);
+  void on_gcm_unregistered(std::uint64_t id, Result<transport::HttpResponse> response);
+  void finish_unsubscribe(std::uint64_t id);
+  void not_told(PendingUnsubscribe& p, std::string_view why);
+  [[nodiscard]] PendingUnsubscribe* leaving(std::uint64_t id);
+  void post_register3(std::string form, HttpDone done);         // needs device_
+  void post_installation(std::string_view fid, HttpDone done);  // needs options_.firebase
+  void post(std::string url, Headers headers, std::string body, HttpDone done);
+  void send(std::string method, std::string url, Headers headers, std::string body, HttpDone done);
 
   // ---- the MCS stream ----
   void connect_session();
@@ -185,6 +209,8 @@ class FcmLink final : public transport::StreamListener {
   std::vector<DoneCallback> device_waiters_;
   std::uint64_t next_subscribe_ = 1;
   std::map<std::uint64_t, std::unique_ptr<PendingSubscribe>> subscribes_;
+  std::uint64_t next_unsubscribe_ = 1;
+  std::map<std::uint64_t, std::unique_ptr<PendingUnsubscribe>> unsubscribes_;
 
   std::unique_ptr<transport::StreamConnection> conn_;
   struct Grave {

@@ -1,11 +1,14 @@
 // The HTTPS exchanges that give a device its identity and a subscription its
-// FCM token (docs/fcm.md §1–2): the requests to build and the answers to read.
-// The I/O is the caller's (transport::HttpClient); this is only the content.
+// FCM token, and that take them back (docs/fcm.md §1–2): the requests to build
+// and the answers to read. The I/O is the caller's (transport::HttpClient);
+// this is only the content.
 //
-//   checkin (protobuf)            → DeviceIdentity
-//   GCM register3 (form)          → GCM token
-//   Firebase installation (JSON)  → installation auth token
-//   FCM registration (JSON)       → FCM token
+//   checkin (protobuf)                   → DeviceIdentity
+//   GCM register3 (form)                 → GCM token
+//   Firebase installation (JSON)         → installation auth token
+//   FCM registration (JSON)              → FCM token
+//   FCM registration DELETE (no body)    → done
+//   GCM register3 with delete=true       → done
 //
 // Every answer is hostile: a parser checks the status, bounds every string,
 // accepts only printable ASCII tokens and names what was wrong.
@@ -74,6 +77,16 @@ Result<std::string> decode_gcm_register_response(int status, std::string_view bo
 /// key Chrome and the Firebase JS SDK use by default).
 [[nodiscard]] std::string_view default_sender_key() noexcept;
 
+/// The body that takes a registration back: the registration's form
+/// (encode_gcm_register_form) and delete=true. Sent to register3 with the same
+/// Authorization and Content-Type.
+[[nodiscard]] std::string encode_gcm_unregister_form(const GcmRegisterParams& params);
+/// Reads "deleted=<app id>" (a trailing line break allowed), which must name
+/// `app_id`, the X-subtype sent. Errors: Errc::refused ("Error=<value>" or a
+/// non-2xx status, the value in the message), Errc::bad_value (another app id
+/// deleted), Errc::bad_response (anything else).
+Result<void> decode_gcm_unregister_response(int status, std::string_view body, std::string_view app_id);
+
 // ---- Firebase installation ---------------------------------------------------------
 
 /// The request's authVersion and sdkVersion (those of the Firebase JS SDK).
@@ -123,5 +136,19 @@ struct FcmRegistrationParams {
 /// its message quoted), Errc::bad_response (not JSON, no "token" string),
 /// Errc::bad_value (a token not 1 to kMaxTokenLength printable ASCII characters).
 Result<std::string> decode_fcm_registration_response(int status, std::string_view body);
+
+/// The URL a DELETE takes an FCM registration back with:
+/// "<registrations base>/projects/<project id>/registrations/<FCM token>", the
+/// project id and the token percent-encoded where they hold more than a path
+/// segment may (a token is "<id>:<rest>"; its ':' stays). The request carries
+/// the same x-goog-api-key and x-goog-firebase-installations-auth headers as
+/// the registration, and no body.
+[[nodiscard]] std::string fcm_unregistration_url(std::string_view registrations_base, std::string_view project_id,
+                                                 std::string_view fcm_token);
+/// Reads the DELETE's answer: any 2xx with an empty body or a JSON object
+/// without "error" (Google answers "{}"). Errors: Errc::refused (non-2xx or an
+/// "error" object, its message quoted), Errc::bad_response (a 2xx body that is
+/// not a JSON object, or over kMaxAnswerSize).
+Result<void> decode_fcm_unregistration_response(int status, std::string_view body);
 
 }  // namespace webpush::fcm
