@@ -64,7 +64,7 @@ inline constexpr NumberRange kExecTimeoutRange{0.001, 86400};
 inline constexpr NumberRange kRetentionDaysRange{0.001, 36500};
 inline constexpr NumberRange kRetentionMessagesRange{1, 1'000'000'000};
 inline constexpr NumberRange kCallTimeoutRange{1, 300};
-inline constexpr NumberRange kFcmHeartbeatRange{30, 3600};
+inline constexpr NumberRange kFcmHeartbeatRange{1, 3600};
 
 /// Values present in the file; absent keys stay nullopt.
 struct Config {

@@ -193,6 +193,7 @@ nlohmann::ordered_json to_json(const store::Subscription& sub) {
                                     {"description", sub.app->description},
                                     {"api", sub.app->api}}
                      : ordered_json(nullptr);
+  j["push_service"] = sub.fcm ? "fcm" : "autopush";
   return j;
 }
 

@@ -172,6 +172,12 @@ daemon::DaemonConfig daemon_config(const GlobalOptions& g, const Effective& e) {
                  o.retention_messages};
   c.log_level = e.log_level;
   c.fcm = e.fcm;
+  if (c.fcm) {  // the MCS link waits and backs off as the autopush one does
+    c.fcm->session.login_timeout = seconds(o.request_timeout);
+    c.fcm->session.heartbeat_timeout = seconds(o.request_timeout);
+    c.fcm->session.backoff.initial = seconds(o.backoff_initial);
+    c.fcm->session.backoff.cap = seconds(o.backoff_max);
+  }
   return c;
 }
 
@@ -226,6 +232,11 @@ int run_daemon(const GlobalOptions& g, const RunOptions& flags, const CLI::App& 
   if (opts->run.ping_interval < 60) {
     spdlog::warn("ping interval {} s: autopush closes connections that ping more often than every 45 s",
                  opts->run.ping_interval);
+  }
+  if (opts->fcm && opts->fcm->session.heartbeat_interval < Duration(30'000)) {
+    spdlog::warn(
+        "[fcm] heartbeat_interval {} s: Chrome never heartbeats more often than every 30 s; meant for test stacks",
+        opts->fcm->session.heartbeat_interval.count() / 1000.0);
   }
   // SIGHUP re-reads the config file; the flags given still win over it.
   auto reload = [&g, &flags, &sub]() -> Result<daemon::Reloaded> {

@@ -45,6 +45,7 @@ std::string_view describe_disconnect(DisconnectReason reason) noexcept {
   switch (reason) {
     case DisconnectReason::hello_timeout: return "login timeout";
     case DisconnectReason::hello_refused: return "login refused";
+    case DisconnectReason::ping_timeout: return "heartbeat timeout";
     default: return protocol::to_string(reason);
   }
 }

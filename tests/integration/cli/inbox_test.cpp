@@ -239,7 +239,8 @@ TEST_F(InboxTest, ListAndMessagesReadBackARealFlow) {
                                                  "previous_endpoint",
                                                  "application_server_key",
                                                  "subscription",
-                                                 "app"};
+                                                 "app",
+                                                 "push_service"};
   const std::vector<std::pair<std::string, std::string>> subscribed = {{"laptop", laptop}, {"phone", phone}};
   std::map<std::string, std::string> channel_of;
   for (std::size_t i = 0; i < subs.size(); ++i) {
@@ -249,6 +250,7 @@ TEST_F(InboxTest, ListAndMessagesReadBackARealFlow) {
     for (const auto& [k, v] : s.items()) fields.insert(k);
     EXPECT_EQ(fields, expected_fields);
     EXPECT_TRUE(s["app"].is_null()) << "not a UnifiedPush app's";
+    EXPECT_EQ(s["push_service"], "autopush");
     EXPECT_TRUE(s["id"].is_number_integer());
     EXPECT_EQ(s["name"], subscribed[i].first);
     EXPECT_EQ(s["state"], "active");

@@ -810,7 +810,8 @@ TEST(McsSession, PingsAfterTheIntervalAndNoticesADeadLink) {
   EXPECT_THAT(closes(dead), ElementsAre(DisconnectReason::ping_timeout));
   EXPECT_EQ(h.session.state(), SessionState::backing_off);
   ASSERT_TRUE(last_state(dead));
-  EXPECT_THAT(last_state(dead)->detail, HasSubstr("retry in 1.0 s"));
+  EXPECT_EQ(last_state(dead)->detail,
+            "heartbeat timeout: nothing received within 60.0 s of a HeartbeatPing; retry in 1.0 s");
   EXPECT_EQ(h.session.next_wakeup(h.now), seconds(1));
   EXPECT_TRUE(has<action::Connect>(h.advance(seconds(1))));
 }

@@ -80,7 +80,8 @@ inline constexpr Duration kMaxHeartbeatInterval{60 * 60 * 1000};
 inline constexpr std::size_t kMaxSentMessageBytes = 4096;
 
 /// protocol::to_string(reason) in MCS terms ("login timeout", "login refused"
-/// for hello_timeout and hello_refused), for log lines about an McsSession.
+/// and "heartbeat timeout" for hello_timeout, hello_refused and ping_timeout),
+/// for log lines about an McsSession.
 [[nodiscard]] std::string_view describe_disconnect(protocol::DisconnectReason reason) noexcept;
 
 struct McsSessionConfig {

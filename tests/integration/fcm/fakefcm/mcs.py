@@ -184,7 +184,8 @@ class Connection:
             self.model.knobs.fail_logins -= 1
             error = "fail-logins knob"
         self.model.logins.append({"android_id": login.user, "ok": not error, "received_persistent_ids": ids,
-                                  "connection": self.number, "id": login.id, "device_id": login.device_id})
+                                  "connection": self.number, "id": login.id, "device_id": login.device_id,
+                                  "at_ms": now_ms()})
         if error:
             self.log(f"login_refused user={login.user} reason={error!r}")
             self.send(TAG_LOGIN_RESPONSE, self.pb.LoginResponse(id=login.id, error=self.pb.ErrorInfo(

@@ -36,7 +36,8 @@ class Registration:
     p256dh: str = ""
     auth: str = ""
     application_pub_key: bytes = b""
-    deleted: bool = False
+    deleted: bool = False  # no more pushes: its FCM registration or its GCM registration was deleted
+    gcm_deleted: bool = False  # register3 delete=true was called for it
 
 
 @dataclasses.dataclass
@@ -77,6 +78,7 @@ class Knobs:
         self.heartbeat_interval_ms = heartbeat_interval_ms  # 0: no heartbeat_config in the LoginResponse
         self.server_version = 41  # the version byte the MCS server sends
         self.stream_ack_mode = "any"  # "any": any client frame's last_stream_id_received acks; "iq": StreamAck only
+        self.ignore_acks = False  # True: acks of every kind (login, selective, stream) are logged and dropped
 
 
 class Model:
@@ -96,7 +98,7 @@ class Model:
         self.acks = []  # {"persistent_id", "via"} in ack order
         self.logins = []
         self.counters = {"checkins": 0, "registrations": 0, "unregistrations": 0, "installations": 0,
-                         "fcm_registrations": 0, "pushes": 0, "delivered": 0, "heartbeats_received": 0,
+                         "fcm_registrations": 0, "fcm_unregistrations": 0, "pushes": 0, "delivered": 0, "heartbeats_received": 0,
                          "heartbeat_acks_received": 0, "server_pings_sent": 0, "connections": 0,
                          "closes_received": 0, "unknown_tags": 0, "expired": 0}
         self.mcs = None  # the McsServer, set when it starts
@@ -137,9 +139,9 @@ class Model:
 
     def unregister(self, device: Device, app: str, subtype: str) -> bool:
         reg = self.by_key.get((device.android_id, app, subtype))
-        if reg is None or reg.deleted:
+        if reg is None or reg.gcm_deleted:
             return False
-        reg.deleted = True
+        reg.deleted = reg.gcm_deleted = True
         self.counters["unregistrations"] += 1
         return True
 
@@ -179,6 +181,9 @@ class Model:
         return out
 
     def ack(self, persistent_id: str, via: str) -> bool:
+        if self.knobs.ignore_acks:
+            self.log(f"mcs.ack_ignored persistent_id={persistent_id} via={via}")
+            return False
         for m in self.messages:
             if m.persistent_id == persistent_id and not m.acked:
                 m.acked = True

@@ -191,6 +191,7 @@ class Routes:
         if reg is None or reg.deleted:
             return google_error(404, "NOT_FOUND", "no such registration")
         reg.deleted = True
+        self.model.counters["fcm_unregistrations"] += 1
         self.model.log(f"fcm_registration.deleted fcm_token={token[:16]}...")
         return Response.json(200, {})
 
@@ -274,7 +275,8 @@ class Routes:
         knobs = self.model.knobs
         checks = {"heartbeat_interval_ms": lambda v: isinstance(v, int) and v >= 0,
                   "server_version": lambda v: isinstance(v, int) and 0 <= v <= 255,
-                  "stream_ack_mode": lambda v: v in ("any", "iq")}
+                  "stream_ack_mode": lambda v: v in ("any", "iq"),
+                  "ignore_acks": lambda v: isinstance(v, bool)}
         for name, value in body.items():
             if name not in checks or not checks[name](value):
                 return Response.text(400, f"config: {name}={value!r} is not a known knob with a valid value\n")
