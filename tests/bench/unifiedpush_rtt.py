@@ -21,11 +21,9 @@ import argparse
 import base64
 import json
 import os
-import queue
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -35,6 +33,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.dont_write_bytecode = True
+from benchlib import Lines, percentile  # noqa: E402
 APP = "org.example.RoundTrip"
 
 
@@ -62,34 +62,8 @@ def encrypt(subscription, plaintext):
     return salt + (4096).to_bytes(4, "big") + bytes([len(as_public)]) + as_public + record
 
 
-class Lines:
-    """A child's stdout lines, read on a thread, taken with deadlines."""
-
-    def __init__(self, stream):
-        self.q = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream):
-        for line in stream:
-            self.q.put(line)
-
-    def take(self, timeout=20.0):
-        return self.q.get(timeout=timeout)
-
-    def event(self, kind, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            e = json.loads(self.take(max(0.01, deadline - time.monotonic())))
-            if e.get("event") == kind:
-                return e
-
-
 def start(cmd, **kw):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, **kw)
-
-
-def percentile(sorted_ms, p):
-    return sorted_ms[min(len(sorted_ms) - 1, int(round(p / 100 * len(sorted_ms) + 0.5)) - 1)]
 
 
 def measure(webpushd, work, count):
@@ -110,14 +84,14 @@ def measure(webpushd, work, count):
                      "--name", APP], env=env, stdin=subprocess.PIPE)
         procs.append(app)
         events = Lines(app.stdout)
-        events.event("ready")
+        events.json("event", "ready")
         for _ in range(200):  # until the daemon owns its name
             app.stdin.write("register rtt\n")
             app.stdin.flush()
-            if events.event("registered").get("result") == "REGISTRATION_SUCCEEDED":
+            if events.json("event", "registered").get("result") == "REGISTRATION_SUCCEEDED":
                 break
             time.sleep(0.05)
-        sub = events.event("new_endpoint")["subscription"]
+        sub = events.json("event", "new_endpoint")["subscription"]
         rtts = []
         for i in range(count + 20):  # the first 20 warm up
             body = encrypt(sub, f"message {i}".encode())
@@ -127,7 +101,7 @@ def measure(webpushd, work, count):
             with urllib.request.urlopen(request, timeout=10) as r:
                 if r.status >= 300:
                     raise RuntimeError(f"the service answered {r.status}")
-            got = events.event("message")
+            got = events.json("event", "message")
             t1 = time.perf_counter()
             if got.get("text") != f"message {i}":
                 raise RuntimeError(f"message {i}: the app got {got}")
