@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "fcm_codec_loader.h"
 #include "internal.h"
 #include "webpush/core/log.h"
 #include "webpush/daemon/control.h"
@@ -218,6 +219,7 @@ Result<void> Daemon::create_fcm() {
   auto options = fcm_options(p.config, *p.store);
   if (!options) return tl::unexpected(options.error());
   if (!*options) return {};
+  if (auto codec = detail::load_fcm_codec(); !codec) return tl::unexpected(codec.error());
   transport::HttpClient* http = p.seams.fcm_http;
   transport::StreamConnectionFactory* streams = p.seams.fcm_streams;
   if ((http == nullptr || streams == nullptr) && !p.client) {

@@ -12,6 +12,7 @@ std::string_view to_string(Errc e) noexcept {
     case Errc::bad_value: return "bad_value";
     case Errc::bad_response: return "bad_response";
     case Errc::refused: return "refused";
+    case Errc::no_codec: return "no_codec";
   }
   return "unknown";
 }

@@ -2,7 +2,7 @@
 # The Debian package, built by scripts/package from this source tree: every file
 # the package must ship is in the .deb (the binary, the systemd user unit, both
 # man pages, the three shell completions, the example configuration, the README,
-# the notify and UnifiedPush modules, the D-Bus activation file, and everything
+# the notify, UnifiedPush and FCM modules, the D-Bus activation file, and everything
 # else meson installs), the unit is not enabled on install, and the program
 # unpacked from it runs. lintian errors fail scripts/package.
 #
@@ -65,6 +65,7 @@ required=(
   /usr/libexec/webpushd/webpushd-run
   "/usr/lib/$multiarch/webpushd/webpushd-notify.so"
   "/usr/lib/$multiarch/webpushd/webpushd-unifiedpush.so"
+  "/usr/lib/$multiarch/webpushd/webpushd-fcm.so"
   /usr/lib/systemd/user/webpushd.service
   /usr/share/dbus-1/services/org.unifiedpush.Distributor.webpushd.service
   /usr/share/man/man1/webpushd.1.gz

@@ -1,6 +1,7 @@
 // What the long-running process maps: `webpushd run` becomes the daemon program
-// webpushd-run (same pid), which links neither libcurl nor libsystemd, and maps
-// libnotify and GLib only when a notify sink is configured. The figures
+// webpushd-run (same pid), which links neither libcurl nor libsystemd, maps
+// libnotify and GLib only when a notify sink is configured, and libprotobuf-lite
+// (the FCM module) only when FCM runs (tests/integration/fcm/daemon_fcm_test.py). The figures
 // themselves come from tests/bench/footprint.sh; this keeps the structure that
 // makes them possible from regressing.
 #include <unistd.h>
@@ -57,7 +58,7 @@ TEST_F(Footprint, RunBecomesTheDaemonProgramWithoutCurlSystemdOrGlib) {
   ASSERT_TRUE(maps_library(libs, "libcrypto.so")) << "the map was read";
   ASSERT_TRUE(maps_library(libs, "libwebsockets.so"));
   for (const char* absent : {"libcurl", "libsystemd", "libglib-2.0", "libgio-2.0", "libnotify", "libgnutls", "libldap",
-                             "libkrb5", "webpushd-notify", "webpushd-unifiedpush"}) {
+                             "libkrb5", "libprotobuf", "webpushd-notify", "webpushd-unifiedpush", "webpushd-fcm"}) {
     EXPECT_FALSE(maps_library(libs, absent)) << absent << " is mapped into the idle daemon";
   }
   EXPECT_EQ(daemon.stop(), 0);

@@ -43,6 +43,12 @@ def run(webpushd: str, work: pathlib.Path) -> None:
             raise RuntimeError(f"status --json: fcm member wrong: {status.stdout.strip()} {status.stderr.strip()}")
         print("PASS status --json has the fcm member", flush=True)
 
+        maps = pathlib.Path(f"/proc/{daemon.proc.pid}/maps").read_text()
+        for library in ("webpushd-fcm.so", "libprotobuf-lite"):
+            if library not in maps:
+                raise RuntimeError(f"{library} is not mapped into the daemon that runs FCM")
+        print("PASS the FCM module and libprotobuf-lite are mapped once FCM runs", flush=True)
+
         listed = json.loads(daemon.cli("list", "--json").stdout)
         if [(s["name"], s["push_service"], s["server"].startswith("mcs://")) for s in listed] != [
                 ("fcm-e2e", "fcm", True)]:

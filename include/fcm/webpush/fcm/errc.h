@@ -16,6 +16,7 @@ enum class Errc {
   bad_value,        ///< a field whose value is out of range or badly formed
   bad_response,     ///< a checkin or registration answer that cannot be used
   refused,          ///< the service refused (an error status or error value)
+  no_codec,         ///< no protobuf codec is in use (codec.h): the FCM module was not loaded
 };
 
 [[nodiscard]] std::string_view to_string(Errc e) noexcept;

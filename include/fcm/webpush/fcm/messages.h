@@ -1,5 +1,6 @@
 // The bodies of the MCS messages a receiver sends and reads (docs/fcm.md §3–6),
-// encoded and decoded with protobuf-lite (Chromium's mcs.proto, src/fcm/proto/).
+// encoded and decoded with protobuf-lite (Chromium's mcs.proto, src/fcm/proto/)
+// by the codec in use (codec.h: linked in, or loaded from webpushd-fcm.so).
 // The generated types stay behind this header: callers see plain structs.
 //
 // Every decoder takes hostile bytes: a body that does not parse, lacks a

@@ -1,13 +1,14 @@
-// The checkin half of registration.h: AndroidCheckinRequest / AndroidCheckinResponse.
+// The checkin half of registration.h with protobuf-lite (AndroidCheckinRequest /
+// AndroidCheckinResponse), part of the codec of codec.h (pb_codec.h).
 #include <fmt/format.h>
 
 #include <limits>
 
 #include "android_checkin.pb.h"
 #include "checkin.pb.h"
-#include "webpush/fcm/registration.h"
+#include "pb_codec.h"
 
-namespace webpush::fcm {
+namespace webpush::fcm::pb_codec {
 
 std::string encode_checkin_request(const CheckinParams& params) {
   checkin_proto::AndroidCheckinRequest request;
@@ -53,4 +54,9 @@ Result<DeviceIdentity> decode_checkin_response(int status, std::string_view body
   return DeviceIdentity{.android_id = response.android_id(), .security_token = response.security_token()};
 }
 
-}  // namespace webpush::fcm
+void add_checkin(Codec& codec) noexcept {
+  codec.encode_checkin_request = &encode_checkin_request;
+  codec.decode_checkin_response = &decode_checkin_response;
+}
+
+}  // namespace webpush::fcm::pb_codec

@@ -1,5 +1,5 @@
-#include "webpush/fcm/messages.h"
-
+// messages.h's encoders and decoders with protobuf-lite (the codec of codec.h,
+// pb_codec.h): built into the module webpushd-fcm.so and into the tests.
 #include <fmt/format.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
@@ -8,8 +8,9 @@
 #include <utility>
 
 #include "mcs.pb.h"
+#include "pb_codec.h"
 
-namespace webpush::fcm {
+namespace webpush::fcm::pb_codec {
 
 // Named rather than anonymous: the unity build merges this file with the
 // layer's others, whose anonymous namespaces would then be the same one.
@@ -161,13 +162,6 @@ Result<Heartbeat> decode_heartbeat(std::string_view body) {
   };
 }
 
-const std::string* DataMessage::app_data_value(std::string_view key) const noexcept {
-  for (const auto& [name, value] : app_data) {
-    if (name == key) return &value;
-  }
-  return nullptr;
-}
-
 Result<DataMessage> decode_data_message(std::string_view body) {
   using messages_impl::kDataMessage;
   auto parsed = parse<mcs_proto::DataMessageStanza>(body, kDataMessage);
@@ -271,4 +265,18 @@ Result<std::string> decode_stream_error(std::string_view body) {
   return fmt::format("{}: {}", parsed->type(), parsed->text());
 }
 
-}  // namespace webpush::fcm
+void add_messages(Codec& codec) noexcept {
+  codec.encode_login_request = &encode_login_request;
+  codec.decode_login_response = &decode_login_response;
+  codec.encode_heartbeat = &encode_heartbeat;
+  codec.decode_heartbeat = &decode_heartbeat;
+  codec.decode_data_message = &decode_data_message;
+  codec.encode_data_message = &encode_data_message;
+  codec.decode_iq_stanza = &decode_iq_stanza;
+  codec.encode_selective_ack = &encode_selective_ack;
+  codec.encode_stream_ack = &encode_stream_ack;
+  codec.decode_selective_ack = &decode_selective_ack;
+  codec.decode_stream_error = &decode_stream_error;
+}
+
+}  // namespace webpush::fcm::pb_codec
