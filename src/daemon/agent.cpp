@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "internal.h"
+#include "link_keeper.h"
 #include "store_inbox.h"
 #include "webpush/core/base64url.h"
 #include "webpush/core/log.h"
@@ -65,6 +66,8 @@ Agent::Agent(store::Store& store, transport::ConnectionFactory& connections, eve
       inbox_(std::make_unique<StoreInbox>(store)),
       receiver_(*inbox_),
       session_(options_.session, jitter, [this] { return new_channel_id(); }),
+      graveyard_(std::make_unique<Graveyard<transport::Connection>>(clock)),
+      wakeup_(std::make_unique<WakeupTimer>()),
       dispatcher_(store, scheduler, clock) {}
 
 Agent::~Agent() {
@@ -77,28 +80,7 @@ void Agent::retire_connection(Duration linger) {
   // destroyed later, from a timer, after the close frame had time to go out.
   if (!conn_) return;
   conn_->close();
-  bury(std::move(conn_), linger);
-}
-
-void Agent::bury(std::unique_ptr<transport::Connection> conn, Duration linger) {
-  const Duration now = clock_->now().mono;
-  graveyard_.push_back(Grave{std::move(conn), now + linger});
-  rearm_reaper(now);
-}
-
-void Agent::rearm_reaper(Duration now) {
-  if (!reaper_ || graveyard_.empty()) return;
-  Duration first = graveyard_.front().until;
-  for (const auto& g : graveyard_) first = std::min(first, g.until);
-  reaper_->arm(std::max(Duration{0}, first - now));
-}
-
-void Agent::reap() {
-  // Each connection lingers its own time: a close frame gets its 2 s even if a
-  // later connection ends sooner.
-  const Duration now = clock_->now().mono;
-  std::erase_if(graveyard_, [now](const Grave& g) { return g.until <= now; });
-  rearm_reaper(now);
+  graveyard_->bury(std::move(conn_), linger);
 }
 
 namespace {
@@ -132,12 +114,8 @@ Result<void> Agent::refresh_identity() {
 
 Result<void> Agent::start() {
   if (started_) return {};
-  auto wakeup = scheduler_->make_timer(event::TimerClock::boot, [this] { apply(session_.on_timer(clock_->now())); });
-  if (!wakeup) return tl::unexpected(wakeup.error());
-  wakeup_ = std::move(*wakeup);
-  auto reaper = scheduler_->make_timer(event::TimerClock::monotonic, [this] { reap(); });
-  if (!reaper) return tl::unexpected(reaper.error());
-  reaper_ = std::move(*reaper);
+  if (auto ok = wakeup_->start(*scheduler_, [this] { apply(session_.on_timer(clock_->now())); }); !ok) return ok;
+  if (auto ok = graveyard_->start(*scheduler_); !ok) return ok;
   if (auto ok = refresh_identity(); !ok) return ok;
 
   started_ = true;
@@ -160,7 +138,7 @@ void Agent::shutdown() {
   }
   subscribes_.clear();
   apply(session_.stop(clock_->now()));
-  if (wakeup_) wakeup_->cancel();
+  wakeup_->cancel();
 }
 
 void Agent::on_network_change() {
@@ -192,9 +170,7 @@ void Agent::on_oversized_frame(std::size_t bytes) { apply(session_.on_oversized_
 void Agent::on_closed(protocol::DisconnectReason reason, int close_code, std::string detail) {
   transport_detail_ = std::move(detail);
   // Closed already: keep the object alive until its callback has returned.
-  if (conn_) {
-    bury(std::move(conn_), Duration{0});
-  }
+  if (conn_) graveyard_->bury(std::move(conn_), Duration{0});
   apply(session_.on_closed(reason, close_code, clock_->now()));
 }
 
@@ -328,14 +304,7 @@ void Agent::on_disconnected(const std::string& detail) {
   transport_detail_.clear();
 }
 
-void Agent::rearm() {
-  if (!wakeup_) return;
-  if (const auto d = session_.next_wakeup(clock_->now())) {
-    wakeup_->arm(*d);
-  } else {
-    wakeup_->cancel();
-  }
-}
+void Agent::rearm() { wakeup_->rearm(session_.next_wakeup(clock_->now())); }
 
 void Agent::notify_state() {
   if (state_observer_) state_observer_(status());

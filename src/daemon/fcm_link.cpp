@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "internal.h"
+#include "link_keeper.h"
 #include "store_inbox.h"
 #include "webpush/core/base64url.h"
 #include "webpush/crypto/keys.h"
@@ -98,7 +99,9 @@ FcmLink::FcmLink(store::Store& store, transport::HttpClient& http, transport::St
       clock_(&clock),
       inbox_(std::make_unique<StoreInbox>(store)),
       receiver_(*inbox_),
-      session_(options_.session, fcm::DeviceIdentity{}, jitter) {}
+      session_(options_.session, fcm::DeviceIdentity{}, jitter),
+      graveyard_(std::make_unique<Graveyard<transport::StreamConnection>>(clock)),
+      wakeup_(std::make_unique<WakeupTimer>()) {}
 
 FcmLink::~FcmLink() {
   *alive_ = false;
@@ -111,12 +114,8 @@ std::string FcmLink::mcs_server() const { return fmt::format("mcs://{}:{}", opti
 
 Result<void> FcmLink::start() {
   if (started_) return {};
-  auto wakeup = scheduler_->make_timer(event::TimerClock::boot, [this] { apply(session_.on_timer(clock_->now())); });
-  if (!wakeup) return tl::unexpected(wakeup.error());
-  wakeup_ = std::move(*wakeup);
-  auto reaper = scheduler_->make_timer(event::TimerClock::monotonic, [this] { reap(); });
-  if (!reaper) return tl::unexpected(reaper.error());
-  reaper_ = std::move(*reaper);
+  if (auto ok = wakeup_->start(*scheduler_, [this] { apply(session_.on_timer(clock_->now())); }); !ok) return ok;
+  if (auto ok = graveyard_->start(*scheduler_); !ok) return ok;
   auto device = store_->get_fcm_device();
   if (!device) return tl::unexpected(device.error());
   auto subs = store_->list_subscriptions(mcs_server());
@@ -157,7 +156,7 @@ void FcmLink::shutdown() {
   }
   finish_device_waiters(fail(Errc::stopped, "webpushd is shutting down"));
   if (running_) apply(session_.stop(clock_->now()));
-  if (wakeup_) wakeup_->cancel();
+  wakeup_->cancel();
 }
 
 void FcmLink::on_network_change() {
@@ -576,10 +575,7 @@ void FcmLink::on_data(std::string_view bytes) {
 void FcmLink::on_closed(protocol::DisconnectReason reason, std::string detail) {
   transport_detail_ = std::move(detail);
   // Closed already: keep the object alive until its callback has returned.
-  if (conn_) {
-    graveyard_.push_back(Grave{std::move(conn_), clock_->now().mono});
-    if (reaper_) reaper_->arm(Duration{0});
-  }
+  if (conn_) graveyard_->bury(std::move(conn_), Duration{0});
   apply(session_.on_closed(reason, clock_->now()));
 }
 
@@ -627,32 +623,10 @@ void FcmLink::retire_connection(Duration linger) {
   // destroyed later, from a timer.
   if (!conn_) return;
   conn_->close();
-  const Duration now = clock_->now().mono;
-  graveyard_.push_back(Grave{std::move(conn_), now + linger});
-  if (reaper_) {
-    Duration first = graveyard_.front().until;
-    for (const auto& g : graveyard_) first = std::min(first, g.until);
-    reaper_->arm(std::max(Duration{0}, first - now));
-  }
+  graveyard_->bury(std::move(conn_), linger);
 }
 
-void FcmLink::reap() {
-  const Duration now = clock_->now().mono;
-  std::erase_if(graveyard_, [now](const Grave& g) { return g.until <= now; });
-  if (graveyard_.empty() || !reaper_) return;
-  Duration first = graveyard_.front().until;
-  for (const auto& g : graveyard_) first = std::min(first, g.until);
-  reaper_->arm(std::max(Duration{0}, first - now));
-}
-
-void FcmLink::rearm() {
-  if (!wakeup_) return;
-  if (const auto d = session_.next_wakeup(clock_->now())) {
-    wakeup_->arm(*d);
-  } else {
-    wakeup_->cancel();
-  }
-}
+void FcmLink::rearm() { wakeup_->rearm(session_.next_wakeup(clock_->now())); }
 
 void FcmLink::on_state_changed(const fcm::action::StateChanged& changed) {
   const auto previous = state_;

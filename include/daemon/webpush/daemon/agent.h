@@ -39,6 +39,9 @@
 namespace webpush::daemon {
 
 class StoreInbox;  // the receive path's inbox over the store (internal)
+template <class Conn>
+class Graveyard;    // retired connections, destroyed once they had time to close (internal)
+class WakeupTimer;  // the session's next wakeup, on the boot clock (internal)
 
 enum class Errc {
   bad_request,   ///< a subscribe/unsubscribe request that cannot be served (name taken, unknown id, …)
@@ -163,9 +166,6 @@ class Agent final : public transport::ConnectionListener {
   void trace_reconnect(const protocol::action::StateChanged& changed) const;
   void trace_pong(std::string_view frame);
   void retire_connection(Duration linger);
-  void bury(std::unique_ptr<transport::Connection> conn, Duration linger);
-  void rearm_reaper(Duration now);
-  void reap();
   void rearm();
   void flush_batch();
   void on_store_failure(const std::vector<protocol::Received>& results);
@@ -192,13 +192,9 @@ class Agent final : public transport::ConnectionListener {
   protocol::Receiver receiver_;
   protocol::Session session_;
   std::unique_ptr<transport::Connection> conn_;
-  struct Grave {
-    std::unique_ptr<transport::Connection> conn;
-    Duration until;  // monotonic: destroyed then, after its close frame had time to go out
-  };
-  std::vector<Grave> graveyard_;                                // closed, some inside their own callbacks
-  std::unique_ptr<event::ScheduledTimer> wakeup_;               // the Session's next_wakeup, on the boot clock
-  std::unique_ptr<event::ScheduledTimer> reaper_;               // empties graveyard_
+  // Retired connections, some closed inside their own callbacks.
+  std::unique_ptr<Graveyard<transport::Connection>> graveyard_;
+  std::unique_ptr<WakeupTimer> wakeup_;                         // the Session's next_wakeup
   bool flush_pending_ = false;                                  // a deferred flush_batch() is scheduled
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // deferred work outliving the Agent checks it
   std::vector<protocol::Notification> batch_;

@@ -51,6 +51,10 @@
 
 namespace webpush::daemon {
 
+template <class Conn>
+class Graveyard;    // retired connections, destroyed once they had time to close (internal)
+class WakeupTimer;  // the session's next wakeup, on the boot clock (internal)
+
 /// Where the HTTPS calls go: Google's by default, all overridable (a private or test stack).
 struct FcmUrls {
   std::string checkin = "https://android.clients.google.com/checkin";
@@ -191,7 +195,6 @@ class FcmLink final : public transport::StreamListener {
   void settle(const std::vector<protocol::Received>& results, std::vector<std::string>& versions);
   void deliver(const std::vector<protocol::Received>& results);
   void retire_connection(Duration linger);
-  void reap();
   void rearm();
 
   store::Store* store_;
@@ -213,13 +216,9 @@ class FcmLink final : public transport::StreamListener {
   std::map<std::uint64_t, std::unique_ptr<PendingUnsubscribe>> unsubscribes_;
 
   std::unique_ptr<transport::StreamConnection> conn_;
-  struct Grave {
-    std::unique_ptr<transport::StreamConnection> conn;
-    Duration until;  // monotonic
-  };
-  std::vector<Grave> graveyard_;                   // closed, some inside their own callbacks
-  std::unique_ptr<event::ScheduledTimer> wakeup_;  // the McsSession's next_wakeup, on the boot clock
-  std::unique_ptr<event::ScheduledTimer> reaper_;  // empties graveyard_
+  // Retired connections, some closed inside their own callbacks.
+  std::unique_ptr<Graveyard<transport::StreamConnection>> graveyard_;
+  std::unique_ptr<WakeupTimer> wakeup_;  // the McsSession's next_wakeup
   std::vector<protocol::Notification> batch_;
   std::vector<bool> batch_persistent_;  // per batch_ entry: its version is a server persistent id
   bool flush_pending_ = false;
