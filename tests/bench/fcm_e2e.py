@@ -89,7 +89,8 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10, help="seconds idle before memory is read (default: 10)")
     args = parser.parse_args()
     build = ROOT / args.build
-    subprocess.run(["ninja", "-C", str(build), "src/cli/webpushd", "src/cli/webpushd-run"], check=True,
+    subprocess.run(["ninja", "-C", str(build), "src/cli/webpushd", "src/cli/webpushd-run", "src/fcm/webpushd-fcm.so"],
+                   check=True,
                    stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory(prefix="webpushd-fcm-bench-") as tmp:
         started = time.monotonic()
