@@ -26,6 +26,8 @@ constexpr std::int64_t kFcmAcksAtLogin = 100;
 constexpr std::string_view kFirebaseClient = "eyJoZWFydGJlYXRzIjpbXSwidmVyc2lvbiI6Mn0=";
 // The register3 error Google answers while a fresh device is not known everywhere yet.
 constexpr std::string_view kPhoneRegistrationError = "PHONE_REGISTRATION_ERROR";
+// status().detail while the link stays idle for want of subscriptions.
+constexpr std::string_view kNoSubscriptions = "no FCM subscriptions: not connected";
 
 Result<std::string> fcm_uuid(std::string_view what) {
   auto bytes = crypto::random_bytes(16);
@@ -122,7 +124,10 @@ Result<void> FcmLink::start() {
   if (!subs) return tl::unexpected(subs.error());
   started_ = true;
   if (*device) device_ = fcm::DeviceIdentity{(*device)->android_id, (*device)->security_token};
-  if (subs->empty()) return {};  // idle until a subscribe
+  if (subs->empty()) {
+    state_detail_ = kNoSubscriptions;  // idle until a subscribe
+    return {};
+  }
   if (device_) {
     connect_session();
     return {};
@@ -133,7 +138,8 @@ Result<void> FcmLink::start() {
       log().error("FCM checkin failed: {}; messages from Chrome's push service are not received", r.error().message());
       return;
     }
-    connect_session();
+    // The subscriptions may have gone while the checkin ran.
+    if (connection_needed()) connect_session();
   });
   return {};
 }
@@ -176,6 +182,31 @@ void FcmLink::connect_session() {
   }
   running_ = true;
   apply(session_.start(clock_->now()));
+}
+
+bool FcmLink::connection_needed() {
+  if (!subscribes_.empty()) return true;
+  auto subs = store_->list_subscriptions(mcs_server());
+  if (!subs) {
+    // A needless connection costs less than messages not received.
+    log().warn("cannot tell whether FCM subscriptions are stored: {}; keeping the MCS connection",
+               subs.error().message());
+    return true;
+  }
+  return !subs->empty();
+}
+
+void FcmLink::disconnect_if_unneeded() {
+  if (stopped_ || !started_ || connection_needed()) return;
+  if (running_) {
+    // What arrived is committed and acked while the stream still carries acks;
+    // the ids not yet confirmed stay in fcm_acks for the next login.
+    if (!batch_.empty()) flush_batch();
+    running_ = false;
+    apply(session_.stop(clock_->now()));
+    log().info("no FCM subscriptions left: disconnected from {}", mcs_server());
+  }
+  state_detail_ = kNoSubscriptions;
 }
 
 // ---- identity ------------------------------------------------------------------------------
@@ -302,6 +333,7 @@ void FcmLink::fail_subscribe(std::uint64_t id, Error error) {
   auto p = std::move(it->second);
   subscribes_.erase(it);
   log().warn("subscription {} was not registered with Chrome's push service: {}", p->name, error.message());
+  disconnect_if_unneeded();
   if (p->done) p->done(tl::unexpected(std::move(error)));
 }
 
@@ -436,6 +468,7 @@ void FcmLink::store_subscription(std::uint64_t id) {
   sub.fcm = store::FcmRegistration{p->app_id, p->gcm_token, p->fcm_token, p->installation_id};
   auto stored = store_->add_subscription(sub);
   if (!stored) {
+    disconnect_if_unneeded();
     if (p->done) p->done(tl::unexpected(stored.error()));
     return;
   }
@@ -469,6 +502,7 @@ void FcmLink::unsubscribe(std::int64_t subscription_id, DoneCallback done) {
   }
   inbox_->forget((*sub)->channel_id);
   log().info("subscription {} removed; unregistering it from Chrome's push service", (*sub)->name);
+  disconnect_if_unneeded();
   const std::uint64_t id = next_unsubscribe_++;
   auto p = std::make_unique<PendingUnsubscribe>();
   p->name = (*sub)->name;
@@ -565,14 +599,22 @@ void FcmLink::finish_unsubscribe(std::uint64_t id) {
 
 // ---- the MCS stream ------------------------------------------------------------------------
 
-void FcmLink::on_open() { apply(session_.on_connected(clock_->now())); }
+// A stream stopped for want of subscriptions was closed, and a closed stream
+// reports nothing more; should it still, the idle link ignores it.
+
+void FcmLink::on_open() {
+  if (!running_) return;
+  apply(session_.on_connected(clock_->now()));
+}
 
 void FcmLink::on_data(std::string_view bytes) {
+  if (!running_) return;
   last_heartbeat_ms_ = clock_->now().wall_ms;
   apply(session_.on_bytes(bytes, clock_->now()));
 }
 
 void FcmLink::on_closed(protocol::DisconnectReason reason, std::string detail) {
+  if (!running_) return;
   transport_detail_ = std::move(detail);
   // Closed already: keep the object alive until its callback has returned.
   if (conn_) graveyard_->bury(std::move(conn_), Duration{0});
@@ -645,6 +687,8 @@ void FcmLink::on_state_changed(const fcm::action::StateChanged& changed) {
   } else if (changed.state == SessionState::ready) {
     connected_since_ms_ = clock_->now().wall_ms;
     log().info("connected to {} ({})", mcs_server(), changed.detail);
+  } else if (changed.state == SessionState::idle) {
+    connected_since_ms_.reset();
   } else if (changed.state != previous) {
     log().debug("FCM state: {}", protocol::to_string(changed.state));
   }

@@ -36,6 +36,7 @@ using store::test::raw_exec;
 
 constexpr std::uint64_t kAndroidId = 0xfedcba9876543210;
 constexpr std::uint64_t kSecurityToken = 0x0123456789abcdef;
+constexpr std::string_view kNotConnected = "no FCM subscriptions: not connected";
 
 // ---- protobuf and MCS bytes as the servers send them ------------------------------------
 
@@ -232,7 +233,9 @@ TEST_F(FcmLinkTest, ChecksInOnceThenUsesTheStoredDevice) {
 TEST_F(FcmLinkTest, IdleWithoutDeviceOrSubscriptions) {
   make();
   EXPECT_EQ(streams.attempts(), 0);
+  EXPECT_EQ(http.requests(), 0U);  // no checkin either
   EXPECT_EQ(link->status().state, SessionState::idle);
+  EXPECT_EQ(link->status().detail, kNotConnected);
 }
 
 // ---- subscribe ---------------------------------------------------------------------------------
@@ -573,6 +576,107 @@ TEST_F(FcmLinkTest, HeartbeatTimeoutReconnects) {
   EXPECT_GE(link->status().counters.reconnects, 1);
   scheduler.advance(std::chrono::minutes(5));  // the backoff runs out
   EXPECT_EQ(streams.attempts(), 2);
+}
+
+// ---- connected only while subscriptions are stored ------------------------------------------
+
+TEST_F(FcmLinkTest, AStoredDeviceWithoutSubscriptionsDoesNotConnect) {
+  store_device();
+  make();
+  scheduler.advance(std::chrono::hours(1));
+  EXPECT_EQ(streams.attempts(), 0);
+  const auto status = link->status();
+  EXPECT_EQ(status.state, SessionState::idle);
+  EXPECT_EQ(status.detail, kNotConnected);
+  EXPECT_TRUE(status.device_known);
+
+  subscribe_gcm_only("laptop");  // the first subscribe connects
+  EXPECT_EQ(streams.attempts(), 1);
+  ready();
+  EXPECT_NE(link->status().detail, kNotConnected);
+}
+
+TEST_F(FcmLinkTest, RemovingTheLastSubscriptionDisconnectsAndTheNextLoginPresentsItsIds) {
+  store_device();
+  make();
+  const auto sub = subscribe_gcm_only("laptop");
+  ready();
+  receive_and_flush(data_frame(sub, "0:1%a", "first"));
+  streams.last().receive(data_frame(sub, "0:2%b", "second"));  // its batch not flushed yet
+  DaemonLog log;
+  std::optional<Result<void>> done;
+  link->unsubscribe(sub.id, [&](Result<void> r) { done = std::move(r); });
+
+  // The batch went first, its ack on the stream before it closed.
+  const auto& first = *streams.links()[0];
+  EXPECT_TRUE(first.closed());
+  EXPECT_TRUE(first.sent_after_close().empty());
+  const auto acks = selective_acks(first);
+  ASSERT_EQ(acks.size(), 2U);
+  EXPECT_EQ(fcm::decode_selective_ack(acks[1].extension_data).value(), std::vector<std::string>{"0:2%b"});
+  EXPECT_EQ(store.list_fcm_acks(10).value(), (std::vector<std::string>{"0:1%a", "0:2%b"}));
+  auto status = link->status();
+  EXPECT_EQ(status.state, SessionState::idle);
+  EXPECT_EQ(status.detail, kNotConnected);
+  EXPECT_FALSE(status.connected_since_ms.has_value());
+  EXPECT_EQ(status.counters.reconnects, 0);
+  EXPECT_THAT(log.lines(), ::testing::Contains(::testing::HasSubstr("no FCM subscriptions left: disconnected")));
+  http.respond_next(200, "deleted=" + sub.fcm->app_id);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_TRUE(*done) << done->error();
+
+  // Late words from the old stream change nothing; no reconnect, no heartbeat.
+  link->on_data(login_ok());
+  link->on_closed(protocol::DisconnectReason::io_error, "late");
+  scheduler.advance(std::chrono::hours(1));
+  EXPECT_EQ(streams.attempts(), 1);
+  status = link->status();
+  EXPECT_EQ(status.state, SessionState::idle);
+  EXPECT_EQ(status.detail, kNotConnected);
+
+  // A new subscription connects again; its login presents what was not confirmed.
+  subscribe_gcm_only("phone", "gcm:tok-2");
+  ASSERT_EQ(streams.attempts(), 2);
+  streams.last().open();
+  const auto frames = client_frames(streams.last());
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames[0].body, fcm::encode_login_request(fcm::LoginParams{
+                                {kAndroidId, kSecurityToken}, std::string(fcm::kChromeVersion), {"0:1%a", "0:2%b"}}));
+  streams.last().receive(login_ok());
+  EXPECT_EQ(link->status().state, SessionState::ready);
+  EXPECT_EQ(store.count_fcm_acks().value(), 0);
+}
+
+TEST_F(FcmLinkTest, RemovingOneOfTwoSubscriptionsKeepsTheConnection) {
+  store_device();
+  make();
+  const auto laptop = subscribe_gcm_only("laptop");
+  subscribe_gcm_only("phone", "gcm:tok-2");
+  ready();
+  bool ok = false;
+  link->unsubscribe(laptop.id, [&](Result<void> r) { ok = r.has_value(); });
+  http.respond_next(200, "deleted=" + laptop.fcm->app_id);
+  EXPECT_TRUE(ok);
+  EXPECT_FALSE(streams.last().closed());
+  EXPECT_EQ(streams.attempts(), 1);
+  EXPECT_EQ(link->status().state, SessionState::ready);
+}
+
+TEST_F(FcmLinkTest, ASubscribeInProgressKeepsTheConnectionUntilItFails) {
+  store_device();
+  make();
+  const auto laptop = subscribe_gcm_only("laptop");
+  ready();
+  std::optional<Result<store::Subscription>> got;
+  link->subscribe("phone", std::nullopt, [&](Result<store::Subscription> r) { got = std::move(r); });
+  link->unsubscribe(laptop.id, [](Result<void>) {});
+  EXPECT_FALSE(streams.last().closed());
+  http.respond_next(200, "Error=AUTHENTICATION_FAILED");  // the subscribe's register3
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(*got);
+  EXPECT_TRUE(streams.last().closed());
+  EXPECT_EQ(link->status().state, SessionState::idle);
+  EXPECT_EQ(link->status().detail, kNotConnected);
 }
 
 }  // namespace

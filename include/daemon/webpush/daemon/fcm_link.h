@@ -11,6 +11,12 @@
 //                 → Receiver (dedup, decrypt, inbox commit) → fcm_acks row
 //                 → McsSession::ack → sinks
 //
+// The MCS connection is kept only while FCM subscriptions are stored: the
+// first subscribe connects, removing the last one disconnects (idle, with
+// status().detail saying why). A subscribe in progress needs the device
+// identity, not the connection. The persistent ids not yet confirmed stay in
+// the store's fcm_acks and are presented at the next login.
+//
 // Subscriptions are stored with server = mcs_server() so the Agent, which lists
 // those of its own server URL, never sees them; each gets a fresh channel ID,
 // the inbox's dedup key with the MCS persistent id as the version. Without a
@@ -116,9 +122,9 @@ class FcmLink final : public transport::StreamListener {
   /// "mcs://<host>:<port>": the server stored with every FCM subscription.
   [[nodiscard]] std::string mcs_server() const;
 
-  /// Connects when a device is stored and FCM subscriptions exist (their unacked
-  /// persistent ids presented at login); otherwise stays idle until a
-  /// subscribe. Errors: store, event::Errc::setup (no timer).
+  /// Connects when FCM subscriptions are stored (their unacked persistent ids
+  /// presented at login), checking in first if no device is stored; otherwise
+  /// stays idle until a subscribe. Errors: store, event::Errc::setup (no timer).
   Result<void> start();
   /// Commits what arrived, fails pending subscribes with Errc::stopped,
   /// completes pending unsubscribes (already removed locally), closes the
@@ -140,7 +146,9 @@ class FcmLink final : public transport::StreamListener {
   /// a FirebaseApp is configured, a DELETE of its FCM registration (with a
   /// fresh installation auth token), then GCM register3 with delete=true.
   /// `done` runs once the service has answered, or at shutdown; a failure to
-  /// tell the service is a warning in the log, never an error. Errors:
+  /// tell the service is a warning in the log, never an error. Removing the
+  /// last FCM subscription (no subscribe pending) commits what arrived and
+  /// closes the MCS connection. Errors:
   /// Errc::bad_request (unknown id, not an FCM subscription), store,
   /// Errc::stopped (after shutdown; the record stays).
   void unsubscribe(std::int64_t subscription_id, DoneCallback done);
@@ -185,6 +193,8 @@ class FcmLink final : public transport::StreamListener {
 
   // ---- the MCS stream ----
   void connect_session();
+  [[nodiscard]] bool connection_needed();
+  void disconnect_if_unneeded();
   void apply(fcm::McsActions actions);
   bool apply_one(fcm::McsAction& a);
   bool on_connect();
