@@ -14,10 +14,7 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <functional>
-#include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,53 +22,51 @@
 
 #include <nlohmann/json.hpp>
 
-#include "webpush/core/error.h"
+#include "fake_link_factory.h"
 #include "webpush/protocol/session.h"
 #include "webpush/transport/connection.h"
-#include "webpush/transport/errc.h"
 
 namespace webpush::fakes {
 
-/// The test's end of one fake connection.
-class FakeLink {
+/// The WebSocket connection's types and words for fake_link_factory.h.
+struct ConnectionKind {
+  using Factory = transport::ConnectionFactory;
+  using Connection = transport::Connection;
+  using Listener = transport::ConnectionListener;
+  static constexpr std::string_view kNoun = "connection";
+  static constexpr std::string_view kRefused = "fake: connection refused";
+};
+
+/// The test's end of one fake connection. Inherited: open(), the inspection
+/// (sent(), sent_after_close(), opened(), closed(), dropped(), destroyed(),
+/// clear_sent()) and on_close()/on_destroy().
+class FakeLink : public FakeLinkState<ConnectionKind> {
  public:
-  explicit FakeLink(transport::ConnectionListener& listener) : listener_(&listener) {}
+  explicit FakeLink(transport::ConnectionListener& listener) : FakeLinkState(listener) {}
 
   // ---- scripting: each calls the listener as the real transport would ---------
-  /// The WebSocket upgrade succeeded.
-  void open() {
-    check_live("open");
-    if (opened_) throw std::logic_error("fake connection: open() twice");
-    opened_ = true;
-    listener_->on_open();
-  }
   /// A text frame arrived.
   void receive(std::string_view frame) {
-    check_live("receive");
-    if (!opened_) throw std::logic_error("fake connection: receive() before open()");
-    listener_->on_text(frame);
+    check_open("receive");
+    listener().on_text(frame);
   }
   /// A frame over the size limit arrived and was dropped by the transport.
   void receive_oversized(std::size_t bytes) {
-    check_live("receive_oversized");
-    if (!opened_) throw std::logic_error("fake connection: receive_oversized() before open()");
-    listener_->on_oversized_frame(bytes);
+    check_open("receive_oversized");
+    listener().on_oversized_frame(bytes);
   }
   /// The connection ended without our close(): the listener's on_closed.
   void drop(protocol::DisconnectReason reason, int close_code = 0, std::string detail = "dropped by the test") {
-    check_live("drop");
-    dropped_ = true;
-    listener_->on_closed(reason, close_code, std::move(detail));
+    mark_dropped("drop");
+    listener().on_closed(reason, close_code, std::move(detail));
   }
 
   // ---- inspection ----------------------------------------------------------------
-  /// Frames sent while the connection was open to sending, in order.
-  [[nodiscard]] const std::vector<std::string>& sent() const noexcept { return sent_; }
   /// sent(), each parsed as JSON (`{}` parses as an empty object).
   [[nodiscard]] std::vector<nlohmann::json> sent_json() const {
     std::vector<nlohmann::json> out;
-    out.reserve(sent_.size());
-    for (const auto& frame : sent_) out.push_back(nlohmann::json::parse(frame));
+    out.reserve(sent().size());
+    for (const auto& frame : sent()) out.push_back(nlohmann::json::parse(frame));
     return out;
   }
   /// The sent frames whose messageType is `type` ("" selects pings `{}`).
@@ -82,102 +77,32 @@ class FakeLink {
     }
     return out;
   }
-  /// Frames the code tried to send after close() (dropped).
-  [[nodiscard]] const std::vector<std::string>& sent_after_close() const noexcept { return sent_after_close_; }
-  [[nodiscard]] bool opened() const noexcept { return opened_; }
-  /// close() was called by the code under test.
-  [[nodiscard]] bool closed() const noexcept { return closed_; }
-  /// drop() was scripted by the test.
-  [[nodiscard]] bool dropped() const noexcept { return dropped_; }
-  /// The code under test destroyed its Connection object.
-  [[nodiscard]] bool destroyed() const noexcept { return destroyed_; }
-  /// Forgets the frames sent so far (to assert on what comes next).
-  void clear_sent() noexcept { sent_.clear(); }
   /// Called with each frame as it is sent (before close()), e.g. to look at the
   /// world at the moment an ack goes out.
   void set_send_observer(std::function<void(std::string_view)> observer) { observer_ = std::move(observer); }
 
   // ---- called by FakeConnection ----------------------------------------------------
+  /// Frames sent after close() are kept apart; those sent after drop() are not.
   void on_send(std::string text) {
-    if (closed_) {
-      sent_after_close_.push_back(std::move(text));
+    if (closed()) {
+      keep_sent_after_close(std::move(text));
       return;
     }
     if (observer_) observer_(text);
-    sent_.push_back(std::move(text));
+    keep_sent(std::move(text));
   }
-  void on_close() noexcept { closed_ = true; }
-  void on_destroy() noexcept { destroyed_ = true; }
 
  private:
-  void check_live(std::string_view what) const {
-    if (closed_ || destroyed_ || dropped_) {
-      throw std::logic_error("fake connection: " + std::string(what) + "() on a connection that is " +
-                             (destroyed_ ? "destroyed"
-                              : closed_  ? "closed"
-                                         : "dropped"));
-    }
-  }
-
-  transport::ConnectionListener* listener_;  // not owned; valid until the connection is closed or destroyed
-  std::vector<std::string> sent_;
-  std::vector<std::string> sent_after_close_;
   std::function<void(std::string_view)> observer_;
-  bool opened_ = false;
-  bool closed_ = false;
-  bool dropped_ = false;
-  bool destroyed_ = false;
 };
 
 /// The Connection handed to the code under test; all it does lands in its FakeLink.
-class FakeConnection final : public transport::Connection {
+using FakeConnection = FakeLinkEnd<ConnectionKind, FakeLink>;
+
+class FakeConnectionFactory final : public FakeLinkFactory<ConnectionKind, FakeLink> {
  public:
-  explicit FakeConnection(std::shared_ptr<FakeLink> link) : link_(std::move(link)) {}
-  FakeConnection(const FakeConnection&) = delete;
-  FakeConnection& operator=(const FakeConnection&) = delete;
-  ~FakeConnection() override { link_->on_destroy(); }
-
-  void send(std::string text) override { link_->on_send(std::move(text)); }
-  void close() override { link_->on_close(); }
-
- private:
-  std::shared_ptr<FakeLink> link_;
-};
-
-class FakeConnectionFactory final : public transport::ConnectionFactory {
- public:
-  Result<std::unique_ptr<transport::Connection>> connect(transport::ConnectionListener& listener) override {
-    ++attempts_;
-    if (!failures_.empty()) {
-      Error e = std::move(failures_.front());
-      failures_.pop_front();
-      return tl::unexpected(std::move(e));
-    }
-    links_.push_back(std::make_shared<FakeLink>(listener));
-    return std::unique_ptr<transport::Connection>(std::make_unique<FakeConnection>(links_.back()));
-  }
-
-  /// The next connect() fails with `code` (queued: call again to fail several).
-  void fail_next_connect(transport::Errc code = transport::Errc::connect,
-                         std::string message = "fake: connection refused") {
-    failures_.emplace_back(code, std::move(message));
-  }
-
-  /// Every connect() call, failed ones included.
-  [[nodiscard]] int attempts() const noexcept { return attempts_; }
-  /// The connections handed out, oldest first.
-  [[nodiscard]] const std::vector<std::shared_ptr<FakeLink>>& links() const noexcept { return links_; }
-  [[nodiscard]] std::size_t connections() const noexcept { return links_.size(); }
-  /// The newest connection. Throws std::logic_error when there is none.
-  [[nodiscard]] FakeLink& last() const {
-    if (links_.empty()) throw std::logic_error("fake connection factory: no connection was made");
-    return *links_.back();
-  }
-
- private:
-  int attempts_ = 0;
-  std::deque<Error> failures_;
-  std::vector<std::shared_ptr<FakeLink>> links_;
+  /// The connections handed out.
+  [[nodiscard]] std::size_t connections() const noexcept { return links().size(); }
 };
 
 }  // namespace webpush::fakes
