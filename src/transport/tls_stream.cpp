@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -23,9 +25,11 @@
 
 #include "internal.h"
 #include "resolver.h"
+#include "trace_fields.h"
 #include "trust_store.h"
 #include "webpush/event/fd_watch.h"
 #include "webpush/event/timer.h"
+#include "webpush/event/trace.h"
 #include "webpush/event/unique_fd.h"
 
 namespace webpush::transport {
@@ -109,7 +113,10 @@ class TlsStream final : public StreamConnection {
         options_(options),
         keepalive_(keepalive),
         timer_(loop, [this] { on_timeout(); }) {}
-  ~TlsStream() override { drop(); }
+  ~TlsStream() override {
+    if (state_ != State::done) trace_closed("client close", "the stream was destroyed");
+    drop();
+  }
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
 
@@ -140,6 +147,15 @@ class TlsStream final : public StreamConnection {
   void drop() noexcept;
   [[nodiscard]] std::string where() const { return fmt::format("{}:{}", options_.host, options_.port); }
 
+  // Trace lines (docs/cli.md "Trace lines"), as the WebSocket client's; each
+  // does nothing unless this stream is traced (trace_id_).
+  void trace_open();
+  void trace_tcp();
+  void trace_tls(bool failed) noexcept;
+  void trace_bytes(const char* name, int n) const noexcept;
+  void trace_closed(std::string_view reason, std::string_view detail) noexcept;
+  static void on_tls_info(const SSL* ssl, int where, int value) noexcept;
+
   event::EventLoop* loop_;
   std::shared_ptr<SSL_CTX> tls_;
   StreamListener* listener_;
@@ -155,10 +171,19 @@ class TlsStream final : public StreamConnection {
   std::size_t tx_offset_ = 0;                                   // bytes of tx_.front() already written
   std::size_t queued_ = 0;                                      // bytes in tx_ not yet written
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // deferred work checks it
+
+  // Tracing: a process-wide number for this attempt (0: not traced), when it
+  // started and when its current step did, the last TLS alert of the handshake.
+  std::uint64_t trace_id_ = 0;
+  std::chrono::steady_clock::time_point trace_start_{};
+  std::chrono::steady_clock::time_point trace_step_{};
+  std::string tls_alert_;
+  bool traced_closed_ = false;
 };
 
 Result<void> TlsStream::start() {
   timer_.arm(options_.connect_timeout);
+  if (event::Trace::enabled()) trace_open();
   if (detail::is_numeric_host(options_.host)) {
     state_ = State::connecting;
     return connect_to(options_.host);
@@ -174,6 +199,7 @@ void TlsStream::on_resolved(Result<std::vector<std::string>> addresses) {
   // This runs inside the resolution's own callback: destroy it later.
   loop_->destroy_later(std::move(resolution_));
   if (state_ != State::resolving) return;
+  if (trace_id_ != 0) detail::trace_dns_result(trace_id_, options_.host, addresses, detail::since(trace_start_));
   if (!addresses) {
     end(DisconnectReason::dns_failure, addresses.error().message());
     return;
@@ -191,6 +217,7 @@ Result<void> TlsStream::connect_to(const std::string& address) {
   event::UniqueFd fd(::socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return fail(Errc::connect, fmt::format("{}: cannot make a socket: {}", where(), strerror(errno)));
   set_stream_socket_options(fd.get(), keepalive_);
+  if (trace_id_ != 0) trace_step_ = std::chrono::steady_clock::now();  // the TCP connect begins
   const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sa_len);
   const int err = rc == 0 ? 0 : errno;
   auto watch = event::FdWatch::create(
@@ -232,6 +259,7 @@ void TlsStream::check_connected() {
     watch_->want_writable();  // not connected yet: woken for something else
     return;
   }
+  if (trace_id_ != 0) trace_tcp();
   start_tls();
 }
 
@@ -249,6 +277,11 @@ void TlsStream::start_tls() {
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE);
   SSL_set_options(ssl_.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER, nullptr);
+  if (trace_id_ != 0) {
+    // Alerts of the handshake, for its trace line.
+    SSL_set_app_data(ssl_.get(), this);
+    SSL_set_info_callback(ssl_.get(), &TlsStream::on_tls_info);
+  }
   bool named = false;
   if (detail::is_numeric_host(options_.host)) {
     named = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()), options_.host.c_str()) == 1;
@@ -271,6 +304,7 @@ void TlsStream::handshake() {
   if (rc == 1) {
     state_ = State::open;
     timer_.cancel();
+    if (trace_id_ != 0) trace_tls(false);
     if (!quiet_) {
       try {
         listener_->on_open();
@@ -287,7 +321,9 @@ void TlsStream::handshake() {
     watch_->want_writable();
     return;
   }
-  end(DisconnectReason::tls_error, handshake_failure(e));
+  std::string why = handshake_failure(e);  // first: it reads errno
+  if (trace_id_ != 0) trace_tls(true);
+  end(DisconnectReason::tls_error, std::move(why));
 }
 
 std::string TlsStream::handshake_failure(int ssl_error) {
@@ -318,6 +354,7 @@ bool TlsStream::flush() {
     ERR_clear_error();
     const int n = SSL_write(ssl_.get(), front.data() + tx_offset_, static_cast<int>(left));
     if (n > 0) {
+      if (trace_id_ != 0) trace_bytes("tls.out", n);
       tx_offset_ += static_cast<std::size_t>(n);
       queued_ -= static_cast<std::size_t>(n);
       if (tx_offset_ == front.size()) {
@@ -349,6 +386,7 @@ void TlsStream::read_available() {
     ERR_clear_error();
     const int n = SSL_read(ssl_.get(), buf, sizeof buf);
     if (n > 0) {
+      if (trace_id_ != 0) trace_bytes("tls.in", n);
       deliver(buf, static_cast<std::size_t>(n));
       continue;
     }
@@ -421,6 +459,7 @@ void TlsStream::close() {
   quiet_ = true;
   if (state_ == State::done || state_ == State::closing) return;
   if (state_ != State::open) {
+    trace_closed("client close", "before the TLS handshake");
     drop();
     return;
   }
@@ -434,6 +473,7 @@ void TlsStream::close() {
 
 void TlsStream::shut_down() {
   // One close_notify, without waiting for the server's: the socket goes now.
+  trace_closed("client close", "");
   ERR_clear_error();
   if (ssl_ && watch_ && watch_->fd() >= 0) SSL_shutdown(ssl_.get());
   ERR_clear_error();
@@ -442,11 +482,13 @@ void TlsStream::shut_down() {
 
 void TlsStream::end(DisconnectReason reason, std::string detail) {
   if (state_ == State::done) return;
+  trace_closed(protocol::to_string(reason), detail);
   drop();
   notify_closed(reason, std::move(detail));
 }
 
 void TlsStream::end_later(DisconnectReason reason, std::string detail) {
+  trace_closed(protocol::to_string(reason), detail);  // it ends now; the listener hears it later
   drop();
   loop_->defer([alive = std::weak_ptr<bool>(alive_), this, reason, detail = std::move(detail)]() mutable {
     if (!alive.expired()) notify_closed(reason, std::move(detail));
@@ -473,6 +515,62 @@ void TlsStream::drop() noexcept {
   tx_.clear();
   tx_offset_ = 0;
   queued_ = 0;
+}
+
+// ---- trace lines ----------------------------------------------------------------
+
+void TlsStream::trace_open() {
+  trace_id_ = detail::next_trace_conn();
+  trace_start_ = trace_step_ = std::chrono::steady_clock::now();
+  // The stream knows only that it carries TLS to host:port (the protocol
+  // inside is its listener's business).
+  event::trace("connect.start", [&](event::TraceFields& f) {
+    const bool ipv6 = options_.host.find(':') != std::string::npos;
+    f.add("conn", trace_id_)
+        .add("url", ipv6 ? fmt::format("tls://[{}]:{}", options_.host, options_.port)
+                         : fmt::format("tls://{}:{}", options_.host, options_.port));
+  });
+  if (detail::is_numeric_host(options_.host)) detail::trace_dns_literal(trace_id_, options_.host);
+}
+
+void TlsStream::trace_tcp() {
+  event::trace("tcp.connected", [&](event::TraceFields& f) {
+    f.add("conn", trace_id_);
+    detail::add_socket_ends(f, watch_->fd());
+    f.add_ms("ms", detail::since(trace_step_));
+  });
+  trace_step_ = std::chrono::steady_clock::now();
+}
+
+void TlsStream::trace_tls(bool failed) noexcept {
+  event::trace(failed ? "tls.failed" : "tls.handshake", [&](event::TraceFields& f) {
+    f.add("conn", trace_id_);
+    detail::add_tls_fields(f, ssl_.get());
+    if (!tls_alert_.empty()) f.add("alert", tls_alert_);
+    f.add_ms("ms", detail::since(trace_step_));
+  });
+  trace_step_ = std::chrono::steady_clock::now();
+}
+
+void TlsStream::trace_bytes(const char* name, int n) const noexcept {
+  event::trace(name, [&](event::TraceFields& f) { f.add("conn", trace_id_).add("bytes", n); });
+}
+
+void TlsStream::trace_closed(std::string_view reason, std::string_view detail) noexcept {
+  if (trace_id_ == 0 || traced_closed_) return;
+  traced_closed_ = true;
+  // Qualified: the parameter `detail` hides the namespace.
+  transport::detail::trace_closed("tls.closed", trace_id_, reason, 0, 0, detail, trace_start_);
+}
+
+void TlsStream::on_tls_info(const SSL* ssl, int where, int value) noexcept {
+  if ((where & SSL_CB_ALERT) == 0) return;
+  auto* stream = static_cast<TlsStream*>(SSL_get_app_data(ssl));
+  if (stream == nullptr || stream->state_ != State::handshaking) return;
+  try {
+    stream->tls_alert_ = detail::alert_text(where, value);
+  } catch (...) {  // the alert goes unnamed
+  }
 }
 
 }  // namespace

@@ -1,11 +1,8 @@
 #include "webpush/transport/ws_client.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -15,15 +12,14 @@
 #include <system_error>
 #include <vector>
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include <fmt/format.h>
 
 #include "internal.h"
 #include "resolver.h"
+#include "trace_fields.h"
 #include "trust_store.h"
 #include "webpush/core/log.h"
 #include "webpush/core/url.h"
@@ -84,7 +80,6 @@ namespace {
 // tracing. A connection lives on its loop's thread, and the TLS callbacks of
 // its handshake run there too.
 thread_local std::vector<WsConnection*> t_traced;
-std::atomic<std::uint64_t> g_next_trace_id{1};
 
 WsConnection* traced_connection(int fd) {
   for (WsConnection* c : t_traced) {
@@ -511,50 +506,10 @@ int WsConnection::on_client_closed() noexcept {
 
 // ---- WsConnection: trace lines ---------------------------------------------------------
 
-namespace {
-
-std::chrono::nanoseconds since(std::chrono::steady_clock::time_point t) { return std::chrono::steady_clock::now() - t; }
-
-// "address:port" ("[address]:port" for IPv6) of one end of a socket.
-std::string socket_end(int fd, bool peer) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  auto* sa = reinterpret_cast<sockaddr*>(&ss);
-  if ((peer ? getpeername(fd, sa, &len) : getsockname(fd, sa, &len)) != 0) return "?";
-  char text[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-    return fmt::format("[{}]:{}", text, ntohs(in6->sin6_port));
-  }
-  if (ss.ss_family == AF_INET) {
-    const auto* in4 = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &in4->sin_addr, text, sizeof text);
-    return fmt::format("{}:{}", text, ntohs(in4->sin_port));
-  }
-  return "?";
-}
-
-// An X.509 name as RFC 2253 text ("CN=push.example.net,O=…").
-std::string name_text(const X509_NAME* name) {
-  if (name == nullptr) return "";
-  const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
-  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "";
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio.get(), &data);
-  return n > 0 ? std::string(data, static_cast<std::size_t>(n)) : std::string();
-}
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
-  return out;
-}
-
-}  // namespace
+using detail::since;
 
 void WsConnection::trace_open(bool resolves) noexcept {
-  trace_id_ = g_next_trace_id.fetch_add(1, std::memory_order_relaxed);
+  trace_id_ = detail::next_trace_conn();
   trace_start_ = trace_step_ = std::chrono::steady_clock::now();
   try {
     t_traced.push_back(this);
@@ -563,26 +518,18 @@ void WsConnection::trace_open(bool resolves) noexcept {
   event::trace("connect.start", [&](event::TraceFields& f) { f.add("conn", trace_id_).add("url", url_); });
   if (resolves) return;
   const std::string& proxy = client_->options().proxy;
+  if (proxy.empty()) {
+    detail::trace_dns_literal(trace_id_, host_);
+    return;
+  }
   event::trace("dns.answer", [&](event::TraceFields& f) {
-    f.add("conn", trace_id_).add("host", host_);
-    if (proxy.empty()) {
-      f.add("addresses", host_).add("source", "literal");
-    } else {
-      f.add("source", "proxy").add("proxy", proxy);  // the proxy resolves the name
-    }
+    // The proxy resolves the name.
+    f.add("conn", trace_id_).add("host", host_).add("source", "proxy").add("proxy", proxy);
   });
 }
 
 void WsConnection::trace_dns(const Result<std::vector<std::string>>& addresses) noexcept {
-  event::trace(addresses ? "dns.answer" : "dns.failed", [&](event::TraceFields& f) {
-    f.add("conn", trace_id_).add("host", host_);
-    if (addresses) {
-      f.add("addresses", joined(*addresses)).add("source", "resolver");
-    } else {
-      f.add("error", addresses.error().message());
-    }
-    f.add_ms("ms", since(trace_start_));
-  });
+  detail::trace_dns_result(trace_id_, host_, addresses, since(trace_start_));
 }
 
 void WsConnection::trace_tcp(lws* wsi) noexcept {
@@ -590,7 +537,8 @@ void WsConnection::trace_tcp(lws* wsi) noexcept {
   traced_tcp_ = true;
   const int fd = lws_get_socket_fd(wsi);
   event::trace("tcp.connected", [&](event::TraceFields& f) {
-    f.add("conn", trace_id_).add("local", socket_end(fd, false)).add("remote", socket_end(fd, true));
+    f.add("conn", trace_id_);
+    detail::add_socket_ends(f, fd);
     if (!client_->options().proxy.empty()) f.add("via", "proxy");
     f.add_ms("ms", since(trace_step_));
   });
@@ -601,14 +549,8 @@ void WsConnection::trace_tls(const ssl_st* ssl, bool failed) noexcept {
   if (traced_tls_ || ssl == nullptr) return;
   traced_tls_ = true;
   event::trace(failed ? "tls.failed" : "tls.handshake", [&](event::TraceFields& f) {
-    f.add("conn", trace_id_).add("version", SSL_get_version(ssl));
-    if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl)) f.add("cipher", SSL_CIPHER_get_name(cipher));
-    if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) f.add("sni", sni);
-    if (const X509* cert = SSL_get0_peer_certificate(ssl)) {
-      f.add("subject", name_text(X509_get_subject_name(cert))).add("issuer", name_text(X509_get_issuer_name(cert)));
-    }
-    const long verify = SSL_get_verify_result(ssl);
-    f.add("verify", verify == X509_V_OK ? "ok" : X509_verify_cert_error_string(verify));
+    f.add("conn", trace_id_);
+    detail::add_tls_fields(f, ssl);
     if (!tls_alert_.empty()) f.add("alert", tls_alert_);
     f.add_ms("ms", since(trace_step_));
   });
@@ -621,8 +563,7 @@ void WsConnection::on_tls_progress(const ssl_st* ssl, int where, int value) noex
   if ((where & SSL_CB_HANDSHAKE_DONE) != 0) trace_tls(ssl, false);
   if ((where & SSL_CB_ALERT) != 0) {
     try {
-      tls_alert_ =
-          fmt::format("{} {}", (where & SSL_CB_READ) != 0 ? "received" : "sent", SSL_alert_desc_string_long(value));
+      tls_alert_ = detail::alert_text(where, value);
     } catch (...) {  // the alert goes unnamed
     }
   }
@@ -653,13 +594,8 @@ void WsConnection::trace_frame(bool in, std::string_view text) const noexcept {
 void WsConnection::trace_closed(std::string_view reason, int code, std::string_view detail, int status) noexcept {
   if (traced_closed_) return;
   traced_closed_ = true;
-  event::trace("ws.closed", [&](event::TraceFields& f) {
-    f.add("conn", trace_id_).add("reason", reason);
-    if (code != 0) f.add("code", code);
-    if (status != 0) f.add("status", status);
-    if (!detail.empty()) f.add("detail", detail);
-    f.add_ms("after_ms", since(trace_start_));
-  });
+  // Qualified: the parameter `detail` hides the namespace.
+  transport::detail::trace_closed("ws.closed", trace_id_, reason, code, status, detail, trace_start_);
 }
 
 namespace detail {

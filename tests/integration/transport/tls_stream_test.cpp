@@ -1,13 +1,18 @@
 // TlsStream against a TLS peer on 127.0.0.1 (a thread with blocking OpenSSL and
 // a certificate made for the test); the stream runs on a real EventLoop, which
 // the tests drive with run_until (its limit is a deadline for a broken build,
-// not a timing assertion).
+// not a timing assertion). The trace tests read the lines it writes to a
+// temporary file.
 #include <cstddef>
+#include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,6 +21,7 @@
 #include "peer.h"
 #include "support.h"
 #include "webpush/event/loop.h"
+#include "webpush/event/trace.h"
 #include "webpush/transport/tls_stream.h"
 #include "webpush/transport/ws_client.h"
 
@@ -24,9 +30,11 @@ namespace {
 
 using protocol::DisconnectReason;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using testing::Peer;
 using testing::PeerConnection;
 using testing::SilentPort;
+using ::testing::StartsWith;
 
 constexpr Duration kLimit{5000};
 
@@ -238,6 +246,308 @@ TEST_F(TlsStreamTest, FactoryRefusesWhatCannotWork) {
   ASSERT_FALSE(unreadable);
   EXPECT_TRUE(unreadable.error().is(Errc::setup));
   EXPECT_THAT(unreadable.error().message(), HasSubstr("missing.pem"));
+}
+
+}  // namespace
+}  // namespace webpush::transport
+
+namespace webpush::transport {
+namespace {
+
+// ---- trace lines ------------------------------------------------------------------
+
+struct TraceLine {
+  std::string event;
+  std::map<std::string, std::string> fields;
+  std::string text;
+
+  [[nodiscard]] std::string at(const std::string& key) const {
+    const auto it = fields.find(key);
+    return it == fields.end() ? std::string("<none>") : it->second;
+  }
+  [[nodiscard]] bool has(const std::string& key) const { return fields.count(key) != 0; }
+};
+
+// A value by the quoting rule: bare, or '…' (only \\ and \' are unescaped:
+// the values these tests look at hold no other escapes).
+std::string read_value(const std::string& s, std::size_t& i) {
+  if (s[i] != '\'') {
+    const auto end = std::min(s.find(' ', i), s.size());
+    std::string out = s.substr(i, end - i);
+    i = end;
+    return out;
+  }
+  std::string out;
+  for (++i; i < s.size() && s[i] != '\''; ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) ++i;
+    out += s[i];
+  }
+  ++i;  // the closing quote
+  return out;
+}
+
+// The lines tracing writes while it lives (tracing is off before and after).
+class TraceCapture {
+ public:
+  TraceCapture() : file_(std::tmpfile()) {
+    if (file_ == nullptr) throw std::runtime_error("no temporary file for the trace");
+    event::Trace::enable(file_);
+  }
+  ~TraceCapture() {
+    event::Trace::enable(nullptr);
+    std::fclose(file_);
+  }
+  TraceCapture(const TraceCapture&) = delete;
+  TraceCapture& operator=(const TraceCapture&) = delete;
+
+  std::vector<TraceLine> lines() {
+    static const std::regex kLine(R"(^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} ([a-z.]+)(?: (.*))?$)");
+    std::fflush(file_);
+    std::rewind(file_);
+    std::vector<TraceLine> out;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, file_) != nullptr) {
+      std::string line(buf);
+      if (!line.empty() && line.back() == '\n') line.pop_back();
+      std::smatch m;
+      if (!std::regex_match(line, m, kLine)) {
+        ADD_FAILURE() << "not a trace line: " << line;
+        continue;
+      }
+      TraceLine t{m[1].str(), {}, line};
+      const std::string rest = m[2].str();
+      for (std::size_t i = 0; i < rest.size();) {
+        const auto eq = rest.find('=', i);
+        if (eq == std::string::npos) break;
+        const std::string key = rest.substr(i, eq - i);
+        i = eq + 1;
+        t.fields[key] = read_value(rest, i);
+        while (i < rest.size() && rest[i] == ' ') ++i;
+      }
+      out.push_back(std::move(t));
+    }
+    std::fseek(file_, 0, SEEK_END);
+    return out;
+  }
+
+ private:
+  std::FILE* file_;
+};
+
+std::string all_text(const std::vector<TraceLine>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l.text + "\n";
+  return out;
+}
+
+// The events, in order.
+std::vector<std::string> events(const std::vector<TraceLine>& lines) {
+  std::vector<std::string> out;
+  for (const auto& l : lines) out.push_back(l.event);
+  return out;
+}
+
+const TraceLine& only(const std::vector<TraceLine>& lines, const std::string& event) {
+  const TraceLine* found = nullptr;
+  for (const auto& l : lines) {
+    if (l.event != event) continue;
+    if (found != nullptr) throw std::runtime_error("more than one " + event + " line in:\n" + all_text(lines));
+    found = &l;
+  }
+  if (found == nullptr) throw std::runtime_error("no " + event + " line in:\n" + all_text(lines));
+  return *found;
+}
+
+std::size_t bytes_of(const std::vector<TraceLine>& lines, const std::string& event) {
+  std::size_t n = 0;
+  for (const auto& l : lines) {
+    if (l.event == event) n += std::stoul(l.at("bytes"));
+  }
+  return n;
+}
+
+constexpr const char* kMs = "[0-9]+\\.[0-9]{3}";
+
+TEST_F(TlsStreamTest, TracesTheConnectionAndItsBytes) {
+  TraceCapture trace;
+  Peer peer(cert_, key_, [&](PeerConnection& c) {
+    c.read_exact(5);
+    c.write("world!");
+    c.wait_for_end();
+  });
+  auto vhost = client(cert_);
+  auto streams = factory(*vhost, peer.port());
+  Recorder rec;
+  auto stream = must(streams->connect(rec));
+  stream->send("hello");
+  ASSERT_TRUE(run_until([&] { return rec.data.size() >= 6 || rec.closes > 0; }));
+  stream->close();  // sends close_notify at once: the peer ends without the loop
+  peer.join();
+  ASSERT_EQ(peer.failure(), "");
+
+  auto lines = trace.lines();
+  // tls.in may come in more than one piece.
+  std::vector<std::string> seen = events(lines);
+  std::erase(seen, "tls.in");
+  EXPECT_EQ(seen, (std::vector<std::string>{"connect.start", "dns.answer", "tcp.connected", "tls.handshake", "tls.out",
+                                            "tls.closed"}))
+      << all_text(lines);
+  const std::string conn = only(lines, "connect.start").at("conn");
+  ASSERT_THAT(conn, MatchesRegex("[1-9][0-9]*"));
+  for (const auto& l : lines) {
+    EXPECT_EQ(l.at("conn"), conn) << l.text;
+    EXPECT_EQ(l.text.find("hello"), std::string::npos) << "content in " << l.text;
+    EXPECT_EQ(l.text.find("world"), std::string::npos) << "content in " << l.text;
+  }
+  const std::string port = std::to_string(peer.port());
+  EXPECT_EQ(only(lines, "connect.start").at("url"), "tls://127.0.0.1:" + port);
+
+  const auto& dns = only(lines, "dns.answer");
+  EXPECT_EQ(dns.at("host"), "127.0.0.1");
+  EXPECT_EQ(dns.at("addresses"), "127.0.0.1");
+  EXPECT_EQ(dns.at("source"), "literal");
+
+  const auto& tcp = only(lines, "tcp.connected");
+  EXPECT_THAT(tcp.at("local"), MatchesRegex("127\\.0\\.0\\.1:[0-9]+"));
+  EXPECT_EQ(tcp.at("remote"), "127.0.0.1:" + port);
+  EXPECT_THAT(tcp.at("ms"), MatchesRegex(kMs));
+
+  const auto& tls = only(lines, "tls.handshake");
+  EXPECT_THAT(tls.at("version"), StartsWith("TLSv1."));
+  EXPECT_TRUE(tls.has("cipher")) << tls.text;
+  EXPECT_FALSE(tls.has("sni")) << "no SNI for an IP address: " << tls.text;
+  EXPECT_EQ(tls.at("subject"), "CN=webpushd test");
+  EXPECT_EQ(tls.at("issuer"), "CN=webpushd test");
+  EXPECT_EQ(tls.at("verify"), "ok");
+  EXPECT_FALSE(tls.has("alert")) << tls.text;
+  EXPECT_THAT(tls.at("ms"), MatchesRegex(kMs));
+
+  EXPECT_EQ(only(lines, "tls.out").at("bytes"), "5");
+  EXPECT_EQ(bytes_of(lines, "tls.in"), 6u);
+  const auto& closed = only(lines, "tls.closed");
+  EXPECT_EQ(closed.at("reason"), "client close");
+  EXPECT_FALSE(closed.has("detail")) << closed.text;
+  EXPECT_THAT(closed.at("after_ms"), MatchesRegex(kMs));
+}
+
+TEST_F(TlsStreamTest, TracesTheServerEndingTheStream) {
+  TraceCapture trace;
+  Peer peer(cert_, key_, [&](PeerConnection& c) {
+    c.write("bye");
+    c.shutdown();
+  });
+  auto vhost = client(cert_);
+  auto streams = factory(*vhost, peer.port());
+  Recorder rec;
+  auto stream = must(streams->connect(rec));
+  ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
+  peer.join();
+
+  const auto lines = trace.lines();
+  EXPECT_EQ(bytes_of(lines, "tls.in"), 3u);
+  const auto& closed = only(lines, "tls.closed");
+  EXPECT_EQ(closed.at("reason"), "server closed the connection");
+  EXPECT_EQ(closed.at("detail"), rec.detail);
+  EXPECT_EQ(events(lines).back(), "tls.closed") << all_text(lines);
+}
+
+TEST_F(TlsStreamTest, TracesAnUntrustedCertificate) {
+  TraceCapture trace;
+  Peer peer(cert_, key_, [](PeerConnection&) {});
+  auto vhost = client("");  // the system store alone
+  auto streams = factory(*vhost, peer.port());
+  Recorder rec;
+  auto stream = must(streams->connect(rec));
+  ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
+
+  const auto lines = trace.lines();
+  EXPECT_EQ(events(lines),
+            (std::vector<std::string>{"connect.start", "dns.answer", "tcp.connected", "tls.failed", "tls.closed"}))
+      << all_text(lines);
+  const auto& failed = only(lines, "tls.failed");
+  EXPECT_EQ(failed.at("verify"), "self-signed certificate");
+  EXPECT_THAT(failed.at("alert"), StartsWith("sent "));
+  EXPECT_THAT(failed.at("ms"), MatchesRegex(kMs));
+  const auto& closed = only(lines, "tls.closed");
+  EXPECT_EQ(closed.at("reason"), "TLS error");
+  EXPECT_THAT(closed.at("detail"), HasSubstr("not trusted"));
+}
+
+TEST_F(TlsStreamTest, TracesARefusedConnection) {
+  TraceCapture trace;
+  SilentPort closed_port(false);
+  auto vhost = client(cert_);
+  auto streams = factory(*vhost, closed_port.port());
+  Recorder rec;
+  auto stream = must(streams->connect(rec));
+  ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
+
+  const auto lines = trace.lines();
+  EXPECT_EQ(events(lines), (std::vector<std::string>{"connect.start", "dns.answer", "tls.closed"})) << all_text(lines);
+  EXPECT_EQ(only(lines, "tls.closed").at("reason"), "connection refused or unreachable");
+}
+
+TEST_F(TlsStreamTest, TracesACloseBeforeTheHandshake) {
+  TraceCapture trace;
+  SilentPort silent(true);
+  auto vhost = client(cert_);
+  auto streams = factory(*vhost, silent.port());
+  Recorder rec;
+  auto stream = must(streams->connect(rec));
+  stream->close();
+  stream.reset();
+
+  const auto lines = trace.lines();
+  const auto& closed = only(lines, "tls.closed");
+  EXPECT_EQ(closed.at("reason"), "client close");
+  EXPECT_EQ(closed.at("detail"), "before the TLS handshake");
+}
+
+TEST_F(TlsStreamTest, TracesADestroyedStream) {
+  TraceCapture trace;
+  SilentPort silent(true);
+  auto vhost = client(cert_);
+  auto streams = factory(*vhost, silent.port());
+  Recorder rec;
+  auto stream = must(streams->connect(rec));
+  stream.reset();
+
+  const auto lines = trace.lines();
+  const auto& closed = only(lines, "tls.closed");
+  EXPECT_EQ(closed.at("reason"), "client close");
+  EXPECT_EQ(closed.at("detail"), "the stream was destroyed");
+}
+
+struct WsRecorder final : ConnectionListener {
+  int closes = 0;
+  void on_open() override {}
+  void on_text(std::string_view) override {}
+  void on_oversized_frame(std::size_t) override {}
+  void on_closed(DisconnectReason, int, std::string) override { ++closes; }
+};
+
+TEST_F(TlsStreamTest, ConnectionNumbersAreSharedWithTheWebSocketClient) {
+  TraceCapture trace;
+  SilentPort refused(false);
+  auto vhost = client(cert_);
+  WsRecorder ws_rec;
+  auto ws = must(WsConnection::open(*vhost, ws_rec, WsOptions{"ws://127.0.0.1:" + std::to_string(refused.port())}));
+  auto streams = factory(*vhost, refused.port());
+  Recorder rec;
+  auto stream = must(streams->connect(rec));
+  auto ws2 = must(WsConnection::open(*vhost, ws_rec, WsOptions{"ws://127.0.0.1:" + std::to_string(refused.port())}));
+  ASSERT_TRUE(run_until([&] { return rec.closes == 1 && ws_rec.closes == 2; }));
+
+  std::vector<std::string> urls;
+  std::vector<unsigned long> conns;
+  for (const auto& l : trace.lines()) {
+    if (l.event != "connect.start") continue;
+    urls.push_back(l.at("url").substr(0, 6));
+    conns.push_back(std::stoul(l.at("conn")));
+  }
+  ASSERT_EQ(urls, (std::vector<std::string>{"ws://1", "tls://", "ws://1"}));
+  EXPECT_EQ(conns[1], conns[0] + 1);
+  EXPECT_EQ(conns[2], conns[1] + 1);
 }
 
 }  // namespace

@@ -14,6 +14,10 @@
 //    does not resolve with dns_failure. Once open: server_close when the server
 //    ends the stream (close_notify or end of stream), io_error on a reset, a
 //    write failure or a send queue over max_queued.
+//  - with event::Trace on, traces the connection as the WebSocket client does
+//    (connect.start with url=tls://host:port, the name, TCP, the TLS handshake,
+//    tls.closed) and the bytes of each read and write (tls.in, tls.out: counts,
+//    never content); off, each step costs one branch (docs/cli.md "Trace lines").
 //
 // libwebsockets 4.1 cannot make raw TLS client connections (its raw client
 // starts TLS before the socket exists), so the stream drives its own socket and
