@@ -26,6 +26,7 @@
 #include "support/secrets.h"
 #include "support/service_process.h"
 #include "support/support.h"
+#include "support/trace_lines.h"
 #include "support/web_push.h"
 #include "webpush/core/base64url.h"
 #include "webpush/core/bytes.h"
@@ -34,68 +35,6 @@ namespace webpush::testing {
 namespace trace_test {
 
 using nlohmann::json;
-
-// ---- reading trace lines by the documented format -----------------------------------
-
-struct TraceLine {
-  std::string event;
-  std::map<std::string, std::string> fields;
-  std::string text;  // the whole line
-
-  [[nodiscard]] std::string at(const std::string& key) const {
-    const auto it = fields.find(key);
-    return it == fields.end() ? std::string() : it->second;
-  }
-  [[nodiscard]] bool has(const std::string& key) const { return fields.count(key) != 0; }
-};
-
-// A value written by the quoting rule: bare, or '…' with \\ \' \n \r \t \xHH.
-std::string read_value(const std::string& s, std::size_t& i) {
-  std::string out;
-  if (i >= s.size() || s[i] != '\'') {
-    const auto end = s.find(' ', i);
-    out = s.substr(i, end == std::string::npos ? std::string::npos : end - i);
-    i = end == std::string::npos ? s.size() : end;
-    return out;
-  }
-  for (++i; i < s.size() && s[i] != '\''; ++i) {
-    if (s[i] != '\\' || i + 1 >= s.size()) {
-      out += s[i];
-      continue;
-    }
-    const char e = s[++i];
-    if (e == 'x' && i + 2 < s.size()) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
-    }
-  }
-  ++i;  // the closing quote
-  return out;
-}
-
-std::vector<TraceLine> trace_lines(const std::string& log) {
-  static const std::regex kLine(R"(^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} ([a-z.]+)(?: (.*))?$)");
-  std::vector<TraceLine> out;
-  std::istringstream in(log);
-  for (std::string line; std::getline(in, line);) {
-    std::smatch m;
-    if (!std::regex_match(line, m, kLine)) continue;
-    TraceLine t{m[1].str(), {}, line};
-    const std::string rest = m[2].str();
-    for (std::size_t i = 0; i < rest.size();) {
-      const auto eq = rest.find('=', i);
-      if (eq == std::string::npos) break;
-      const std::string key = rest.substr(i, eq - i);
-      i = eq + 1;
-      t.fields[key] = read_value(rest, i);
-      while (i < rest.size() && rest[i] == ' ') ++i;
-    }
-    out.push_back(std::move(t));
-  }
-  return out;
-}
 
 // Expects, after line `from`, a line of `event` for which `pred` holds; returns
 // its index (or lines.size() after reporting the failure).

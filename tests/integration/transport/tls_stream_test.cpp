@@ -20,6 +20,7 @@
 #include "certificate.h"
 #include "peer.h"
 #include "support.h"
+#include "trace_lines.h"
 #include "webpush/event/loop.h"
 #include "webpush/event/trace.h"
 #include "webpush/transport/tls_stream.h"
@@ -89,10 +90,21 @@ class TlsStreamTest : public ::testing::Test {
 
   bool run_until(const std::function<bool()>& done) { return loop_->run_until(done, kLimit); }
 
+  /// A stream to 127.0.0.1:`port` that trusts cert_; what it reports goes to rec_.
+  std::unique_ptr<StreamConnection> connect_to(std::uint16_t port, Duration timeout = kLimit,
+                                               std::size_t max_queued = 1024 * 1024) {
+    vhost_ = client(cert_);
+    streams_ = factory(*vhost_, port, timeout, max_queued);
+    return must(streams_->connect(rec_));
+  }
+
   testing::TempDir dir_{"webpushd-transport"};
   std::filesystem::path cert_ = dir_.path() / "cert.pem";
   std::filesystem::path key_ = dir_.path() / "key.pem";
   std::unique_ptr<event::EventLoop> loop_;
+  std::unique_ptr<ClientVhost> vhost_;         // connect_to's
+  std::unique_ptr<TlsStreamFactory> streams_;  // connect_to's
+  Recorder rec_;                               // what connect_to's stream reports
 };
 
 TEST_F(TlsStreamTest, CarriesBytesBothWaysInPieces) {
@@ -104,16 +116,13 @@ TEST_F(TlsStreamTest, CarriesBytesBothWaysInPieces) {
     c.write("done");
     server_saw_end = c.wait_for_end();
   });
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, peer.port());
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
+  auto stream = connect_to(peer.port());
   stream->send("ping-1");  // queued until the stream is open
-  ASSERT_TRUE(run_until([&] { return rec.opened == 1; }));
+  ASSERT_TRUE(run_until([&] { return rec_.opened == 1; }));
   stream->send("ping-2");
   stream->send("ping-3");
-  ASSERT_TRUE(run_until([&] { return rec.data.size() >= 9; }));
-  EXPECT_EQ(rec.data, "pong-done");
+  ASSERT_TRUE(run_until([&] { return rec_.data.size() >= 9; }));
+  EXPECT_EQ(rec_.data, "pong-done");
 
   stream->close();
   stream->send("after close");  // dropped
@@ -122,7 +131,7 @@ TEST_F(TlsStreamTest, CarriesBytesBothWaysInPieces) {
   EXPECT_EQ(peer.failure(), "");
   EXPECT_EQ(server_got, "ping-1ping-2ping-3");
   EXPECT_TRUE(server_saw_end);
-  EXPECT_EQ(rec.closes, 0);  // nothing after close()
+  EXPECT_EQ(rec_.closes, 0);  // nothing after close()
 }
 
 TEST_F(TlsStreamTest, CarriesLargeTransfersBothWays) {
@@ -134,15 +143,12 @@ TEST_F(TlsStreamTest, CarriesLargeTransfersBothWays) {
     c.write(down);
     c.wait_for_end();
   });
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, peer.port());
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
+  auto stream = connect_to(peer.port());
   for (std::size_t at = 0; at < up.size(); at += 200 * 1024) stream->send(up.substr(at, 200 * 1024));
-  ASSERT_TRUE(run_until([&] { return rec.data.size() >= down.size() || rec.closes > 0; }));
-  EXPECT_EQ(rec.closes, 0) << rec.detail;
-  EXPECT_TRUE(rec.data == down) << "received " << rec.data.size() << " bytes in " << rec.pieces << " pieces";
-  EXPECT_GT(rec.pieces, 1);
+  ASSERT_TRUE(run_until([&] { return rec_.data.size() >= down.size() || rec_.closes > 0; }));
+  EXPECT_EQ(rec_.closes, 0) << rec_.detail;
+  EXPECT_TRUE(rec_.data == down) << "received " << rec_.data.size() << " bytes in " << rec_.pieces << " pieces";
+  EXPECT_GT(rec_.pieces, 1);
 
   stream->close();
   ASSERT_TRUE(run_until([&] { return peer.done(); }));
@@ -156,15 +162,12 @@ TEST_F(TlsStreamTest, ServerCloseEndsTheStream) {
     c.write("bye");
     c.shutdown();
   });
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, peer.port());
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
-  ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
-  EXPECT_EQ(rec.opened, 1);
-  EXPECT_EQ(rec.data, "bye");
-  EXPECT_EQ(rec.reason, DisconnectReason::server_close);
-  EXPECT_THAT(rec.detail, HasSubstr("127.0.0.1"));
+  auto stream = connect_to(peer.port());
+  ASSERT_TRUE(run_until([&] { return rec_.closes == 1; }));
+  EXPECT_EQ(rec_.opened, 1);
+  EXPECT_EQ(rec_.data, "bye");
+  EXPECT_EQ(rec_.reason, DisconnectReason::server_close);
+  EXPECT_THAT(rec_.detail, HasSubstr("127.0.0.1"));
   peer.join();
   EXPECT_EQ(peer.failure(), "");
 }
@@ -198,39 +201,30 @@ TEST_F(TlsStreamTest, CertificateForAnotherHostIsATlsError) {
 
 TEST_F(TlsStreamTest, RefusedConnection) {
   SilentPort closed(false);
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, closed.port());
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
-  ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
-  EXPECT_EQ(rec.opened, 0);
-  EXPECT_EQ(rec.reason, DisconnectReason::connect_refused);
-  EXPECT_THAT(rec.detail, HasSubstr("refused"));
+  auto stream = connect_to(closed.port());
+  ASSERT_TRUE(run_until([&] { return rec_.closes == 1; }));
+  EXPECT_EQ(rec_.opened, 0);
+  EXPECT_EQ(rec_.reason, DisconnectReason::connect_refused);
+  EXPECT_THAT(rec_.detail, HasSubstr("refused"));
 }
 
 TEST_F(TlsStreamTest, HandshakeWithoutAnswerTimesOut) {
   SilentPort silent(true);
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, silent.port(), Duration{300});
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
-  ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
-  EXPECT_EQ(rec.reason, DisconnectReason::connect_timeout);
-  EXPECT_THAT(rec.detail, HasSubstr("TLS handshake"));
+  auto stream = connect_to(silent.port(), Duration{300});
+  ASSERT_TRUE(run_until([&] { return rec_.closes == 1; }));
+  EXPECT_EQ(rec_.reason, DisconnectReason::connect_timeout);
+  EXPECT_THAT(rec_.detail, HasSubstr("TLS handshake"));
 }
 
 TEST_F(TlsStreamTest, SendQueueOverTheLimitEndsTheStreamOnALaterTurn) {
   SilentPort silent(true);  // never opens: nothing is written
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, silent.port(), kLimit, 1000);
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
+  auto stream = connect_to(silent.port(), kLimit, 1000);
   stream->send(std::string(600, 'a'));
   stream->send(std::string(600, 'b'));
-  EXPECT_EQ(rec.closes, 0);  // not from inside send()
-  ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
-  EXPECT_EQ(rec.reason, DisconnectReason::io_error);
-  EXPECT_THAT(rec.detail, HasSubstr("more than 1000 bytes"));
+  EXPECT_EQ(rec_.closes, 0);  // not from inside send()
+  ASSERT_TRUE(run_until([&] { return rec_.closes == 1; }));
+  EXPECT_EQ(rec_.reason, DisconnectReason::io_error);
+  EXPECT_THAT(rec_.detail, HasSubstr("more than 1000 bytes"));
 }
 
 TEST_F(TlsStreamTest, FactoryRefusesWhatCannotWork) {
@@ -256,35 +250,7 @@ namespace {
 
 // ---- trace lines ------------------------------------------------------------------
 
-struct TraceLine {
-  std::string event;
-  std::map<std::string, std::string> fields;
-  std::string text;
-
-  [[nodiscard]] std::string at(const std::string& key) const {
-    const auto it = fields.find(key);
-    return it == fields.end() ? std::string("<none>") : it->second;
-  }
-  [[nodiscard]] bool has(const std::string& key) const { return fields.count(key) != 0; }
-};
-
-// A value by the quoting rule: bare, or '…' (only \\ and \' are unescaped:
-// the values these tests look at hold no other escapes).
-std::string read_value(const std::string& s, std::size_t& i) {
-  if (s[i] != '\'') {
-    const auto end = std::min(s.find(' ', i), s.size());
-    std::string out = s.substr(i, end - i);
-    i = end;
-    return out;
-  }
-  std::string out;
-  for (++i; i < s.size() && s[i] != '\''; ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) ++i;
-    out += s[i];
-  }
-  ++i;  // the closing quote
-  return out;
-}
+using webpush::testing::TraceLine;
 
 // The lines tracing writes while it lives (tracing is off before and after).
 class TraceCapture {
@@ -301,7 +267,6 @@ class TraceCapture {
   TraceCapture& operator=(const TraceCapture&) = delete;
 
   std::vector<TraceLine> lines() {
-    static const std::regex kLine(R"(^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} ([a-z.]+)(?: (.*))?$)");
     std::fflush(file_);
     std::rewind(file_);
     std::vector<TraceLine> out;
@@ -309,22 +274,11 @@ class TraceCapture {
     while (std::fgets(buf, sizeof buf, file_) != nullptr) {
       std::string line(buf);
       if (!line.empty() && line.back() == '\n') line.pop_back();
-      std::smatch m;
-      if (!std::regex_match(line, m, kLine)) {
+      if (auto t = webpush::testing::parse_trace_line(line)) {
+        out.push_back(std::move(*t));
+      } else {
         ADD_FAILURE() << "not a trace line: " << line;
-        continue;
       }
-      TraceLine t{m[1].str(), {}, line};
-      const std::string rest = m[2].str();
-      for (std::size_t i = 0; i < rest.size();) {
-        const auto eq = rest.find('=', i);
-        if (eq == std::string::npos) break;
-        const std::string key = rest.substr(i, eq - i);
-        i = eq + 1;
-        t.fields[key] = read_value(rest, i);
-        while (i < rest.size() && rest[i] == ' ') ++i;
-      }
-      out.push_back(std::move(t));
     }
     std::fseek(file_, 0, SEEK_END);
     return out;
@@ -375,12 +329,9 @@ TEST_F(TlsStreamTest, TracesTheConnectionAndItsBytes) {
     c.write("world!");
     c.wait_for_end();
   });
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, peer.port());
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
+  auto stream = connect_to(peer.port());
   stream->send("hello");
-  ASSERT_TRUE(run_until([&] { return rec.data.size() >= 6 || rec.closes > 0; }));
+  ASSERT_TRUE(run_until([&] { return rec_.data.size() >= 6 || rec_.closes > 0; }));
   stream->close();  // sends close_notify at once: the peer ends without the loop
   peer.join();
   ASSERT_EQ(peer.failure(), "");
@@ -436,18 +387,15 @@ TEST_F(TlsStreamTest, TracesTheServerEndingTheStream) {
     c.write("bye");
     c.shutdown();
   });
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, peer.port());
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
-  ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
+  auto stream = connect_to(peer.port());
+  ASSERT_TRUE(run_until([&] { return rec_.closes == 1; }));
   peer.join();
 
   const auto lines = trace.lines();
   EXPECT_EQ(bytes_of(lines, "tls.in"), 3u);
   const auto& closed = only(lines, "tls.closed");
   EXPECT_EQ(closed.at("reason"), "server closed the connection");
-  EXPECT_EQ(closed.at("detail"), rec.detail);
+  EXPECT_EQ(closed.at("detail"), rec_.detail);
   EXPECT_EQ(events(lines).back(), "tls.closed") << all_text(lines);
 }
 
@@ -476,11 +424,8 @@ TEST_F(TlsStreamTest, TracesAnUntrustedCertificate) {
 TEST_F(TlsStreamTest, TracesARefusedConnection) {
   TraceCapture trace;
   SilentPort closed_port(false);
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, closed_port.port());
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
-  ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
+  auto stream = connect_to(closed_port.port());
+  ASSERT_TRUE(run_until([&] { return rec_.closes == 1; }));
 
   const auto lines = trace.lines();
   EXPECT_EQ(events(lines), (std::vector<std::string>{"connect.start", "dns.answer", "tls.closed"})) << all_text(lines);
@@ -490,10 +435,7 @@ TEST_F(TlsStreamTest, TracesARefusedConnection) {
 TEST_F(TlsStreamTest, TracesACloseBeforeTheHandshake) {
   TraceCapture trace;
   SilentPort silent(true);
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, silent.port());
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
+  auto stream = connect_to(silent.port());
   stream->close();
   stream.reset();
 
@@ -506,10 +448,7 @@ TEST_F(TlsStreamTest, TracesACloseBeforeTheHandshake) {
 TEST_F(TlsStreamTest, TracesADestroyedStream) {
   TraceCapture trace;
   SilentPort silent(true);
-  auto vhost = client(cert_);
-  auto streams = factory(*vhost, silent.port());
-  Recorder rec;
-  auto stream = must(streams->connect(rec));
+  auto stream = connect_to(silent.port());
   stream.reset();
 
   const auto lines = trace.lines();
