@@ -315,7 +315,11 @@ void ControlServer::cmd_unsubscribe(int id, const UnsubscribeRequest& req) {
   // A subscription received through Chrome's push service is FcmLink's: the
   // autopush connection has no channel to unregister for it.
   auto sub = store_->find_subscription_by_id(*target);
-  if (sub && *sub && (*sub)->fcm) {
+  if (!sub) {
+    reply(id, error_reply(sub.error().message()));
+    return;
+  }
+  if (*sub && (*sub)->fcm) {
     if (fcm_ == nullptr) {
       reply(id, error_reply("this daemon does not run Chrome's push service (FCM); add an [fcm] section and restart"));
       return;

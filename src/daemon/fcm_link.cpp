@@ -45,9 +45,11 @@ std::string sender_of(const std::optional<Bytes>& app_server_key) {
 // `text` with every occurrence of `secret` cut out: an endpoint's token is a
 // capability and stays out of the log.
 std::string without(std::string text, std::string_view secret) {
+  constexpr std::string_view kCut = "<token>";
   if (secret.empty()) return text;
-  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
-    text.replace(at, secret.size(), "<token>");
+  // The search goes on after the replacement, which may itself hold `secret`.
+  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + kCut.size())) {
+    text.replace(at, secret.size(), kCut);
   }
   return text;
 }
@@ -86,7 +88,6 @@ struct FcmLink::PendingUnsubscribe {
   store::FcmRegistration fcm;
   std::optional<Bytes> app_server_key;
   bool told = true;  // false once a call to the service failed
-  DoneCallback done;
 };
 
 FcmLink::FcmLink(store::Store& store, transport::HttpClient& http, transport::StreamConnectionFactory& streams,
@@ -158,7 +159,6 @@ void FcmLink::shutdown() {
   unsubscribes_.clear();
   for (auto& [id, p] : leaving) {
     log().warn("subscription {} removed; Chrome's push service was not told: webpushd is shutting down", p->name);
-    if (p->done) p->done({});
   }
   finish_device_waiters(fail(Errc::stopped, "webpushd is shutting down"));
   if (running_) apply(session_.stop(clock_->now()));
@@ -508,14 +508,18 @@ void FcmLink::unsubscribe(std::int64_t subscription_id, DoneCallback done) {
   p->name = (*sub)->name;
   p->fcm = *(*sub)->fcm;
   p->app_server_key = (*sub)->app_server_key;
-  p->done = std::move(done);
-  const bool firebase = options_.firebase && !p->fcm.fcm_token.empty() && !p->fcm.installation_id.empty();
-  unsubscribes_.emplace(id, std::move(p));
+  const bool has_fcm_token = !p->fcm.fcm_token.empty();
+  const bool firebase = options_.firebase && has_fcm_token && !p->fcm.installation_id.empty();
+  PendingUnsubscribe& pending = *unsubscribes_.emplace(id, std::move(p)).first->second;
+  // The unsubscribe is done: the service is told in the background (up to
+  // three HTTPS calls), and what it answers goes to the log.
+  done({});
   if (firebase) {
     unregister_fcm(id);
-  } else {
-    unregister_gcm(id);
+    return;
   }
+  if (has_fcm_token) not_told(pending, "FCM registration: no Firebase app is configured ([fcm] project_id)");
+  unregister_gcm(id);
 }
 
 FcmLink::PendingUnsubscribe* FcmLink::leaving(std::uint64_t id) {
@@ -543,6 +547,12 @@ void FcmLink::on_reinstalled(std::uint64_t id, Result<transport::HttpResponse> r
   auto installation = decode_answer(response, fcm::decode_installation_response);
   if (!installation) {
     not_told(*p, "FCM unregistration: " + installation.error().message());
+    unregister_gcm(id);
+    return;
+  }
+  if (installation->fid != p->fcm.installation_id) {
+    // Its auth token would be another installation's: the DELETE would be refused.
+    not_told(*p, "FCM unregistration: the Firebase installation came back under another id");
     unregister_gcm(id);
     return;
   }
@@ -594,7 +604,6 @@ void FcmLink::finish_unsubscribe(std::uint64_t id) {
   auto p = std::move(it->second);
   unsubscribes_.erase(it);
   if (p->told) log().info("subscription {} unregistered from Chrome's push service", p->name);
-  if (p->done) p->done({});
 }
 
 // ---- the MCS stream ------------------------------------------------------------------------

@@ -177,6 +177,24 @@ struct Harness {
     EXPECT_TRUE(got.has_value() && got->has_value());
     return got && *got ? **got : store::Subscription{};
   }
+  /// A stored FCM subscription `name` with `reg`, bound to a new application server key.
+  store::Subscription store_subscription(const std::string& name, store::FcmRegistration reg) {
+    store::Subscription sub;
+    sub.name = name;
+    sub.server = link->mcs_server();
+    sub.channel_id = "ch-" + name;
+    sub.endpoint = "https://fcm.test/fcm/send/" + reg.gcm_token;
+    const auto key = crypto::KeyPair::generate().value();
+    sub.private_key = key.private_bytes();
+    sub.public_key = Bytes(key.public_bytes().begin(), key.public_bytes().end());
+    sub.auth_secret = crypto::generate_auth_secret().value();
+    const auto server_key = crypto::KeyPair::generate().value();
+    sub.app_server_key = Bytes(server_key.public_bytes().begin(), server_key.public_bytes().end());
+    sub.state = store::SubscriptionState::active;
+    sub.fcm = std::move(reg);
+    sub.id = store.add_subscription(sub).value();
+    return sub;
+  }
   /// With a Firebase app: subscribe() "phone", then start its unsubscribe; the result lands in `done`.
   store::Subscription unsubscribe_firebase_phone(std::optional<Result<void>>& done) {
     options.firebase = fcm::FirebaseApp{"proj-1", "1:42:web:abc", "api-key-1"};
@@ -369,7 +387,7 @@ TEST_F(FcmLinkTest, UnsubscribeRemovesTheRecordThenTellsFirebaseAndGcm) {
             fcm::encode_gcm_unregister_form(
                 {{kAndroidId, kSecurityToken}, sub.fcm->app_id, std::string(fcm::default_sender_key())}));
   EXPECT_TRUE(gcm.request.body.ends_with("&delete=true")) << gcm.request.body;
-  EXPECT_FALSE(done.has_value());  // as autopush's unsubscribe: done once the service answered
+  EXPECT_TRUE(done.has_value());  // done once the record is gone; the service is told afterwards
   http.respond_next(200, "deleted=" + sub.fcm->app_id + "\n");
 
   ASSERT_TRUE(done.has_value());
@@ -384,20 +402,7 @@ TEST_F(FcmLinkTest, UnsubscribeWithoutFirebaseRegistrationSkipsTheDelete) {
   store_device();
   make();
   // Registered before a Firebase app was configured: a GCM token only.
-  store::Subscription sub;
-  sub.name = "old";
-  sub.server = link->mcs_server();
-  sub.channel_id = "ch-old";
-  sub.endpoint = "https://fcm.test/fcm/send/gcm:old";
-  const auto key = crypto::KeyPair::generate().value();
-  sub.private_key = key.private_bytes();
-  sub.public_key = Bytes(key.public_bytes().begin(), key.public_bytes().end());
-  sub.auth_secret = crypto::generate_auth_secret().value();
-  const auto server_key = crypto::KeyPair::generate().value();
-  sub.app_server_key = Bytes(server_key.public_bytes().begin(), server_key.public_bytes().end());
-  sub.state = store::SubscriptionState::active;
-  sub.fcm = store::FcmRegistration{"wp:webpushd#old", "gcm:old", "", ""};
-  sub.id = store.add_subscription(sub).value();
+  const auto sub = store_subscription("old", store::FcmRegistration{"wp:webpushd#old", "gcm:old", "", ""});
 
   std::optional<Result<void>> done;
   link->unsubscribe(sub.id, [&](Result<void> r) { done = std::move(r); });
@@ -444,6 +449,53 @@ TEST_F(FcmLinkTest, AServiceThatRefusesOrIsUnreachableStillUnsubscribes) {
   EXPECT_THAT(warnings[0], ::testing::HasSubstr("connection refused"));
   EXPECT_THAT(warnings[0], ::testing::Not(::testing::HasSubstr("fcm:tok-1")));  // the token stays out of the log
   EXPECT_THAT(warnings[1], ::testing::HasSubstr("GCM unregister: HTTP status 200, Error=\"INVALID_PARAMETERS\""));
+}
+
+TEST_F(FcmLinkTest, ATokenFoundInTheRedactionMarkIsCutWithoutEnd) {
+  // "t" is inside "<token>": cutting it must not find it again in its own mark.
+  options.firebase = fcm::FirebaseApp{"proj-1", "1:42:web:abc", "api-key-1"};
+  store_device();
+  make();
+  const auto sub =
+      store_subscription("short", store::FcmRegistration{"wp:webpushd#short", "gcm:s", "t", "cAAAAAAAAAAAAAAAAAAAAA"});
+  DaemonLog log;
+  link->unsubscribe(sub.id, [](Result<void>) {});
+  http.respond_next(200, std::string(kInstallationAnswer));
+  ASSERT_EQ(http.next().request.method, "DELETE");
+  http.fail_next(transport::Errc::connect, "DELETE " + http.next().request.url + ": connection refused");
+  ASSERT_EQ(http.next().request.url, "https://fcm.test/c2dm/register3");
+  const auto warnings = log.warnings();
+  ASSERT_EQ(warnings.size(), 1U) << ::testing::PrintToString(log.lines());
+  // Every "t" is cut (the URL reads oddly) and the loop ends.
+  EXPECT_THAT(warnings[0], ::testing::HasSubstr("ions/<token>: connec<token>ion refused"));
+}
+
+TEST_F(FcmLinkTest, AnInstallationUnderAnotherIdSkipsTheDelete) {
+  DaemonLog log;
+  std::optional<Result<void>> done;
+  unsubscribe_firebase_phone(done);
+  http.respond_next(200, R"({"fid":"dBBBBBBBBBBBBBBBBBBBBB","refreshToken":"r9",)"
+                         R"("authToken":{"token":"fis-9","expiresIn":"604800s"}})");
+  ASSERT_EQ(http.next().request.url, "https://fcm.test/c2dm/register3");  // no DELETE with another's token
+  http.respond_next(200, "deleted=x");
+  const auto warnings = log.warnings();
+  ASSERT_GE(warnings.size(), 1U) << ::testing::PrintToString(log.lines());
+  EXPECT_THAT(warnings[0], ::testing::HasSubstr("the Firebase installation came back under another id"));
+}
+
+TEST_F(FcmLinkTest, AnFcmTokenWithoutAFirebaseAppIsReportedUntold) {
+  store_device();
+  make();
+  const auto sub = store_subscription(
+      "orphan", store::FcmRegistration{"wp:webpushd#orphan", "gcm:o", "fcm:o", "cAAAAAAAAAAAAAAAAAAAAA"});
+  DaemonLog log;
+  link->unsubscribe(sub.id, [](Result<void>) {});
+  ASSERT_EQ(http.next().request.url, "https://fcm.test/c2dm/register3");
+  http.respond_next(200, "deleted=wp:webpushd#orphan");
+  const auto warnings = log.warnings();
+  ASSERT_EQ(warnings.size(), 1U) << ::testing::PrintToString(log.lines());
+  EXPECT_THAT(warnings[0], ::testing::HasSubstr("no Firebase app is configured"));
+  EXPECT_THAT(log.lines(), ::testing::Not(::testing::Contains(::testing::HasSubstr("unregistered from"))));
 }
 
 TEST_F(FcmLinkTest, AnUnreachableServiceAtEveryStepStillUnsubscribes) {

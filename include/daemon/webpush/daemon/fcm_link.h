@@ -127,8 +127,8 @@ class FcmLink final : public transport::StreamListener {
   /// stays idle until a subscribe. Errors: store, event::Errc::setup (no timer).
   Result<void> start();
   /// Commits what arrived, fails pending subscribes with Errc::stopped,
-  /// completes pending unsubscribes (already removed locally), closes the
-  /// stream. Safe to call twice.
+  /// abandons telling the service of pending unsubscribes (a warning each),
+  /// closes the stream. Safe to call twice.
   void shutdown();
   void on_network_change();
 
@@ -145,8 +145,8 @@ class FcmLink final : public transport::StreamListener {
   /// Chrome's push service — when it has an FCM token and installation id and
   /// a FirebaseApp is configured, a DELETE of its FCM registration (with a
   /// fresh installation auth token), then GCM register3 with delete=true.
-  /// `done` runs once the service has answered, or at shutdown; a failure to
-  /// tell the service is a warning in the log, never an error. Removing the
+  /// `done` runs once the record is gone; the service is told afterwards, and
+  /// a failure to tell it is a warning in the log, never an error. Removing the
   /// last FCM subscription (no subscribe pending) commits what arrived and
   /// closes the MCS connection. Errors:
   /// Errc::bad_request (unknown id, not an FCM subscription), store,
