@@ -172,7 +172,8 @@ daemon::DaemonConfig daemon_config(const GlobalOptions& g, const Effective& e) {
                  o.retention_messages};
   c.log_level = e.log_level;
   c.fcm = e.fcm;
-  if (c.fcm) {  // the MCS link waits and backs off as the autopush one does
+  if (c.fcm) {  // the FCM link waits and backs off as the autopush one does
+    c.fcm->request_timeout = seconds(o.request_timeout);
     c.fcm->session.login_timeout = seconds(o.request_timeout);
     c.fcm->session.heartbeat_timeout = seconds(o.request_timeout);
     c.fcm->session.backoff.initial = seconds(o.backoff_initial);

@@ -59,6 +59,19 @@ std::optional<std::pair<std::string, int>> mcs_host_port(std::string_view server
   return std::pair{std::string(server.substr(0, colon)), port};
 }
 
+// FCM options implied by the store, without an [fcm] section: Google's
+// servers, and the autopush link's timeouts and backoff (as the CLI sets them
+// for a configured one).
+FcmOptions implied_fcm_options(const DaemonConfig& config) {
+  FcmOptions f;
+  const protocol::SessionConfig& autopush = config.agent.session;
+  f.request_timeout = autopush.request_timeout;
+  f.session.login_timeout = autopush.request_timeout;
+  f.session.heartbeat_timeout = autopush.request_timeout;
+  f.session.backoff = autopush.backoff;
+  return f;
+}
+
 // The FCM options to run with: the configured ones, else those implied by the
 // store (subscriptions of an MCS server, or a stored device); nullopt: no FCM.
 Result<std::optional<FcmOptions>> fcm_options(const DaemonConfig& config, store::Store& store) {
@@ -67,7 +80,7 @@ Result<std::optional<FcmOptions>> fcm_options(const DaemonConfig& config, store:
   if (!subs) return tl::unexpected(subs.error());
   for (const auto& s : *subs) {
     if (auto hp = mcs_host_port(s.server)) {
-      FcmOptions f;
+      FcmOptions f = implied_fcm_options(config);
       f.mcs_host = hp->first;
       f.mcs_port = hp->second;
       return f;
@@ -75,7 +88,7 @@ Result<std::optional<FcmOptions>> fcm_options(const DaemonConfig& config, store:
   }
   auto device = store.get_fcm_device();
   if (!device) return tl::unexpected(device.error());
-  if (*device) return std::optional<FcmOptions>(FcmOptions{});
+  if (*device) return std::optional<FcmOptions>(implied_fcm_options(config));
   return std::optional<FcmOptions>();
 }
 

@@ -19,10 +19,12 @@ Result<void> load_fcm_codec() {
                                     .installed_path = WEBPUSHD_FCM_MODULE_INSTALLED,
                                     .entry = fcm::kCodecModuleEntry});
   if (!module) return tl::unexpected(module.error());
-  const fcm::Codec* codec = module->entry<fcm::CodecModuleEntry>()(WEBPUSHD_VERSION);
+  const std::string abi = fcm::codec_abi(WEBPUSHD_VERSION);
+  const fcm::Codec* codec = module->entry<fcm::CodecModuleEntry>()(abi.c_str());
   if (codec == nullptr) {
-    return fail(event::Errc::setup, fmt::format("fcm: {} is from another build than webpushd {}",
-                                                module->path().string(), WEBPUSHD_VERSION));
+    return fail(event::Errc::setup,
+                fmt::format("fcm: {} is from another build than this webpushd ({}); reinstall or rebuild both",
+                            module->path().string(), abi));
   }
   log().debug("loaded {}", module->path().string());
   fcm::use_codec(*codec);

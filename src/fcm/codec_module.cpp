@@ -8,6 +8,6 @@
 
 extern "C" __attribute__((visibility("default"))) const webpush::fcm::Codec* webpushd_fcm_codec(const char* abi) {
   // A module of another build may disagree on every type in the table.
-  if (abi == nullptr || std::string_view(abi) != WEBPUSHD_VERSION) return nullptr;
+  if (abi == nullptr || std::string_view(abi) != webpush::fcm::codec_abi(WEBPUSHD_VERSION)) return nullptr;
   return &webpush::fcm::pb_codec::table();
 }

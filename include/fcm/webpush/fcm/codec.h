@@ -47,8 +47,19 @@ void use_codec(const Codec& codec) noexcept;
 /// Whether a codec is in use (one linked into the program counts).
 [[nodiscard]] bool codec_ready() noexcept;
 
+/// The table's layout version: raised whenever a member, or a type a member
+/// takes or gives, changes.
+inline constexpr int kCodecTableVersion = 1;
+
+/// What the daemon and the module must agree on: the build version, the
+/// table's layout version and its size ("0.1.0/codec1/104").
+[[nodiscard]] inline std::string codec_abi(std::string_view build_version) {
+  return std::string(build_version) + "/codec" + std::to_string(kCodecTableVersion) + "/" +
+         std::to_string(sizeof(Codec));
+}
+
 /// The module's entry point, found with dlsym(kCodecModuleEntry): its codec,
-/// or nullptr when `abi` is not the build version it was made with.
+/// or nullptr when `abi` is not its own codec_abi().
 using CodecModuleEntry = const Codec* (*)(const char* abi);
 inline constexpr const char* kCodecModuleEntry = "webpushd_fcm_codec";
 
