@@ -11,6 +11,13 @@ def percentile(sorted_ms, p):
     return sorted_ms[min(len(sorted_ms) - 1, int(round(p / 100 * len(sorted_ms) + 0.5)) - 1)]
 
 
+def print_percentiles(sorted_ms):
+    """p50, p90, p99 and max of an ascending list of milliseconds, one line each."""
+    for p in (50, 90, 99):
+        print(f"  p{p:<3} {percentile(sorted_ms, p):7.2f} ms")
+    print(f"  max  {sorted_ms[-1]:7.2f} ms")
+
+
 class Lines:
     """A child's stdout lines, read on a thread, taken with deadlines."""
 

@@ -29,7 +29,7 @@ import urllib.parse
 sys.dont_write_bytecode = True
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests/integration/fcm"))
-from benchlib import Lines, percentile  # noqa: E402
+from benchlib import Lines, print_percentiles  # noqa: E402
 from fcm_harness import Daemon, FakeFcm  # noqa: E402
 from webpush_client import b64d, encrypt_aes128gcm  # noqa: E402
 
@@ -98,9 +98,7 @@ def main() -> int:
         took = time.monotonic() - started
     print(f"FCM end to end, POST to the fake's endpoint -> line on `run --jsonl -`, {len(trips)} messages one at "
           f"a time ({WARMUP} more to warm up), loopback, {args.build} ({took:.1f} s, {acked} acked at the fake):")
-    for p in (50, 90, 99):
-        print(f"  p{p:<3} {percentile(trips, p):7.2f} ms")
-    print(f"  max  {trips[-1]:7.2f} ms")
+    print_percentiles(trips)
     ssl_cert_file = "set" if os.environ.get("SSL_CERT_FILE") else "unset"
     print(f"footprint after {args.idle:g} s idle, one FCM subscription active (SSL_CERT_FILE {ssl_cert_file}):")
     print(f"  {memory['exe']}: VmRSS {memory['rss'] / 1024:.1f} MB   Pss {memory['pss'] / 1024:.1f} MB   "

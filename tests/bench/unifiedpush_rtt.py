@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.dont_write_bytecode = True
-from benchlib import Lines, percentile  # noqa: E402
+from benchlib import Lines, print_percentiles  # noqa: E402
 APP = "org.example.RoundTrip"
 
 
@@ -132,9 +132,7 @@ def main():
         took = time.monotonic() - started
     print(f"UnifiedPush round trip, POST -> Message on the app's connector (Connector2), {len(rtts)} messages "
           f"one at a time, loopback, {args.build} ({took:.1f} s):")
-    for p in (50, 90, 99):
-        print(f"  p{p:<3} {percentile(rtts, p):7.2f} ms")
-    print(f"  max  {rtts[-1]:7.2f} ms")
+    print_percentiles(rtts)
 
 
 if __name__ == "__main__":
